@@ -1,0 +1,309 @@
+// Every server setting and limit as one named config field: default, reason, CLI flag, CROSSGATE_* env var.
+// Precedence: flag > env var > default. /info and the README limits table are produced from the same table.
+
+import { availableParallelism } from 'node:os';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  apiKey: string | null;
+  workers: number;
+  threads: number;
+  executionProvider: ExecutionProvider;
+  cudaFallback: boolean;
+  maxPayloadBytes: number;
+  maxDocumentsPerRequest: number;
+  maxInputTokens: number;
+  autoTruncate: boolean;
+  maxConcurrentRequests: number;
+  maxQueueTokens: number;
+  requestTimeoutMs: number;
+  maxBatchTokens: number;
+  wsMaxMessageBytes: number;
+  wsIdleTimeoutS: number;
+  wsBackpressureSoftBytes: number;
+  wsBackpressureHardBytes: number;
+  shutdownGraceMs: number;
+}
+
+export type ConfigKey = keyof ServerConfig;
+type Group = 'network' | 'runtime' | 'request' | 'scheduler' | 'websocket';
+
+export interface FieldSpec<K extends ConfigKey = ConfigKey> {
+  key: K;
+  /** snake_case name used in /info, error messages and the README. */
+  name: string;
+  flag: string;
+  env: string;
+  group: Group;
+  /** How values are written: 'bytes' takes 8MiB / 500KB / 1024; 'ms' takes 30s / 500ms / 2m / 1500. */
+  unit: 'bytes' | 'ms' | 's' | 'tokens' | 'count' | 'bool' | 'text' | 'enum';
+  default: ServerConfig[K] | (() => ServerConfig[K]);
+  /** Why the limit exists and what raising or lowering it trades. */
+  reason: string;
+  /** Accepted values, in words, for error messages. */
+  accepts: string;
+  parse(raw: string): ServerConfig[K] | undefined; // undefined = not acceptable
+  secret?: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(message: string, readonly field?: string) { super(message); }
+}
+
+// ---- value parsers (each returns undefined for an unacceptable value) ----
+
+const INT = /^[+]?\d+$/;
+function int(min: number, max: number) {
+  return (raw: string): number | undefined => {
+    const s = raw.trim().replace(/_/g, '');
+    if (!INT.test(s)) return undefined;
+    const n = Number(s);
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+};
+function bytes(min: number, max: number) {
+  return (raw: string): number | undefined => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw.replace(/_/g, ''));
+    if (!m) return undefined;
+    const mult = BYTE_UNITS[m[2].toLowerCase()];
+    if (mult === undefined) return undefined;
+    const n = Number(m[1]) * mult;
+    return Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+}
+
+const TIME_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+/** Durations; a bare number is in `bare` units. Returns the value in `bare` units. */
+function duration(bare: 'ms' | 's', min: number, max: number) {
+  return (raw: string): number | undefined => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/i.exec(raw);
+    if (!m) return undefined;
+    const ms = Number(m[1]) * TIME_UNITS[(m[2] ?? bare).toLowerCase()];
+    const n = bare === 'ms' ? ms : ms / 1000;
+    return Number.isInteger(n) && n >= min && n <= max ? n : undefined;
+  };
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on']);
+const FALSE = new Set(['0', 'false', 'no', 'off']);
+function bool(raw: string): boolean | undefined {
+  const s = raw.trim().toLowerCase();
+  return TRUE.has(s) ? true : FALSE.has(s) ? false : undefined;
+}
+
+function nonEmpty(raw: string): string | undefined {
+  const s = raw.trim();
+  return s.length > 0 && !/\s/.test(s) ? s : undefined;
+}
+
+const KiB = 1024, MiB = 1024 * 1024, GiB = 1024 * MiB;
+
+function field<K extends ConfigKey>(spec: Omit<FieldSpec<K>, 'flag' | 'env'> & { flag?: string }): FieldSpec<K> {
+  return {
+    ...spec,
+    flag: spec.flag ?? `--${spec.name.replace(/_/g, '-')}`,
+    env: `CROSSGATE_${spec.name.toUpperCase()}`,
+  };
+}
+
+/** The table. Order here is the order of /info, the README and `crossgate serve --help`. */
+export const CONFIG_FIELDS: readonly FieldSpec[] = [
+  field({ key: 'host', name: 'host', group: 'network', unit: 'text', default: '127.0.0.1', accepts: 'a host name or IP address (0.0.0.0 for all interfaces)',
+    reason: 'Loopback by default: a sidecar should not be reachable from the network until you say so.', parse: nonEmpty }),
+  field({ key: 'port', name: 'port', group: 'network', unit: 'count', default: 8080, accepts: 'an integer 0..65535 (0 picks a free port)',
+    reason: 'TCP port to listen on.', parse: int(0, 65535) }),
+  field({ key: 'apiKey', name: 'api_key', group: 'network', unit: 'text', default: null, secret: true, accepts: 'a non-empty string without spaces',
+    reason: 'When set, every route except /health needs "Authorization: Bearer <key>". Prefer the env var: flags show up in ps.', parse: nonEmpty }),
+  field({ key: 'workers', name: 'workers', group: 'runtime', unit: 'count', default: 1, accepts: 'an integer 1..64',
+    reason: 'Inference worker threads per model, one ORT session each. More workers overlap batches but each holds a copy of the model.', parse: int(1, 64) }),
+  field({ key: 'threads', name: 'threads', group: 'runtime', unit: 'count', default: () => Math.max(1, availableParallelism()), accepts: 'an integer 1..256',
+    reason: 'Intra-op threads per ORT session. workers x threads above the core count makes sessions fight for cores.', parse: int(1, 256) }),
+  field({ key: 'executionProvider', name: 'execution_provider', group: 'runtime', unit: 'enum', default: 'cpu', accepts: "'cpu' or 'cuda'",
+    reason: 'Where inference runs. cuda needs onnxruntime-node CUDA binaries and a GPU.',
+    parse: (raw) => { const s = raw.trim().toLowerCase(); return s === 'cpu' || s === 'cuda' ? s : undefined; } }),
+  field({ key: 'cudaFallback', name: 'cuda_fallback', group: 'runtime', unit: 'bool', default: false, accepts: 'true or false',
+    reason: 'If cuda was asked for and cannot load: true = warn and run on cpu, false = exit with the reason.', parse: bool }),
+  field({ key: 'maxPayloadBytes', name: 'max_payload_bytes', group: 'request', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB (e.g. 8MiB)',
+    reason: 'Largest HTTP request body. The body is held in memory until parsed; bodies over this are refused with 413 before they are read in full.',
+    parse: bytes(KiB, GiB) }),
+  field({ key: 'maxDocumentsPerRequest', name: 'max_documents_per_request', group: 'request', unit: 'count', default: 1000, accepts: 'an integer 1..1000000',
+    reason: 'Most passages/texts in one request. Bounds the work one caller can queue at once; 1000 covers a typical retrieve-then-rerank page (TEI defaults to 32).',
+    parse: int(1, 1_000_000) }),
+  field({ key: 'maxInputTokens', name: 'max_input_tokens', group: 'request', unit: 'tokens', default: 512, accepts: 'an integer 1..65536',
+    reason: "Longest (query, passage) pair in tokens; also capped by the model's max length. Attention cost grows with the square of the length.",
+    parse: int(1, 65536) }),
+  field({ key: 'autoTruncate', name: 'auto_truncate', group: 'request', unit: 'bool', default: true, accepts: 'true or false',
+    reason: 'What a request without `truncate` gets: true = cut over-long pairs to max_input_tokens (what sentence-transformers does), false = refuse them with 422.',
+    parse: bool }),
+  field({ key: 'maxConcurrentRequests', name: 'max_concurrent_requests', group: 'scheduler', unit: 'count', default: 512, accepts: 'an integer 1..1000000',
+    reason: 'Requests in flight over HTTP and WS together; beyond it new requests get 429 with Retry-After instead of queueing without bound.',
+    parse: int(1, 1_000_000) }),
+  field({ key: 'maxQueueTokens', name: 'max_queue_tokens', group: 'scheduler', unit: 'tokens', default: 262_144, accepts: 'an integer 1024..1000000000',
+    reason: 'Tokens waiting for inference per model. Bounds queueing latency and memory; a request that would overflow it gets 429 (queue_full).',
+    parse: int(1024, 1_000_000_000) }),
+  field({ key: 'requestTimeoutMs', name: 'request_timeout_ms', group: 'scheduler', unit: 'ms', default: 30_000, accepts: 'a duration 1ms..1h (e.g. 30s, 500ms)',
+    reason: 'A request not finished by then fails with 504 and its queued work is dropped, so a stuck client cannot hold capacity forever.',
+    parse: duration('ms', 1, 3_600_000) }),
+  field({ key: 'maxBatchTokens', name: 'max_batch_tokens', group: 'scheduler', unit: 'tokens', default: 8192, accepts: 'an integer 16..1048576',
+    reason: 'Padded tokens per micro-batch. Bigger batches raise throughput; smaller ones lower the time to the first streamed partial and peak memory.',
+    parse: int(16, 1_048_576) }),
+  field({ key: 'wsMaxMessageBytes', name: 'ws_max_message_bytes', group: 'websocket', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB',
+    reason: 'Largest WebSocket frame a client may send; bigger frames close the socket with 1009. The frame is held in memory while it is decoded.',
+    parse: bytes(KiB, GiB) }),
+  field({ key: 'wsIdleTimeoutS', name: 'ws_idle_timeout_s', group: 'websocket', unit: 's', default: 120, accepts: '0 (off) or 8..960 seconds (uWS rounds to a multiple of 4)',
+    reason: 'A socket with no traffic either way for this long is closed, so dead peers do not pin memory. uWS aborts the process on other values.',
+    parse: (raw) => { const n = duration('s', 0, 960)(raw); return n === undefined || (n !== 0 && n < 8) ? undefined : n; } }),
+  field({ key: 'wsBackpressureSoftBytes', name: 'ws_backpressure_soft_bytes', group: 'websocket', unit: 'bytes', default: 1 * MiB, accepts: 'a size 1KiB..1GiB',
+    reason: 'Bytes buffered for a slow reader before the server stops streaming to it (it resumes on drain).',
+    parse: bytes(KiB, GiB) }),
+  field({ key: 'wsBackpressureHardBytes', name: 'ws_backpressure_hard_bytes', group: 'websocket', unit: 'bytes', default: 16 * MiB, accepts: 'a size 1KiB..4GiB, above the soft limit',
+    reason: 'Bytes buffered for a reader that never catches up; past it the socket is closed (1008), which keeps server memory bounded.',
+    parse: bytes(KiB, 4 * GiB) }),
+  field({ key: 'shutdownGraceMs', name: 'shutdown_grace_ms', group: 'scheduler', unit: 'ms', default: 10_000, accepts: 'a duration 0..10m',
+    reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits.',
+    parse: duration('ms', 0, 600_000) }),
+];
+
+const BY_FLAG = new Map<string, FieldSpec>(CONFIG_FIELDS.map((f) => [f.flag, f]));
+
+export function defaultConfig(): ServerConfig {
+  const out: Record<string, unknown> = {};
+  for (const f of CONFIG_FIELDS) out[f.key] = typeof f.default === 'function' ? (f.default as () => unknown)() : f.default;
+  return out as unknown as ServerConfig;
+}
+
+function parseOne(f: FieldSpec, raw: string, source: string): unknown {
+  const v = f.parse(raw);
+  if (v === undefined) {
+    const shown = f.secret ? '(hidden)' : JSON.stringify(raw);
+    throw new ConfigError(`${source} ${shown} is not valid; ${f.name} takes ${f.accepts}`, f.name);
+  }
+  return v;
+}
+
+export interface ParsedConfig {
+  config: ServerConfig;
+  /** Arguments that are not config flags, in order (the serve command's own flags, e.g. --model). */
+  rest: string[];
+  /** Where each field's value came from. */
+  sources: Record<ConfigKey, 'default' | 'env' | 'flag'>;
+}
+
+/**
+ * Reads CROSSGATE_* variables from `env` and config flags from `argv` (`--flag value`, `--flag=value`;
+ * booleans also as `--flag` / `--no-flag`). Throws ConfigError naming the flag or variable.
+ */
+export function parseServerConfig(opts: { argv?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): ParsedConfig {
+  const env = opts.env ?? process.env;
+  const argv = opts.argv ?? [];
+  const config = defaultConfig() as unknown as Record<string, unknown>;
+  const sources = {} as Record<ConfigKey, 'default' | 'env' | 'flag'>;
+  for (const f of CONFIG_FIELDS) {
+    sources[f.key] = 'default';
+    const raw = env[f.env];
+    if (raw !== undefined && raw !== '') {
+      config[f.key] = parseOne(f, raw, f.env);
+      sources[f.key] = 'env';
+    }
+  }
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    let f = BY_FLAG.get(name);
+    if (!f && name.startsWith('--no-')) {
+      const g = BY_FLAG.get(`--${name.slice(5)}`);
+      if (g && g.unit === 'bool' && eq < 0) {
+        config[g.key] = false;
+        sources[g.key] = 'flag';
+        continue;
+      }
+    }
+    if (!f) { rest.push(arg); continue; }
+    let raw: string;
+    if (eq > 0) {
+      raw = arg.slice(eq + 1);
+    } else if (f.unit === 'bool') {
+      // `--auto-truncate` alone means true; `--auto-truncate false` is read too.
+      const next = argv[i + 1];
+      if (next !== undefined && bool(next) !== undefined) { raw = next; i++; } else raw = 'true';
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${f.flag} needs a value; ${f.name} takes ${f.accepts}`, f.name);
+      raw = next;
+      i++;
+    }
+    config[f.key] = parseOne(f, raw, f.flag);
+    sources[f.key] = 'flag';
+  }
+  const c = config as unknown as ServerConfig;
+  checkConsistency(c, sources);
+  return { config: c, rest, sources };
+}
+
+function where(f: FieldSpec, sources: Record<ConfigKey, string>): string {
+  return sources[f.key] === 'flag' ? f.flag : sources[f.key] === 'env' ? f.env : `the default ${f.name}`;
+}
+
+function spec(key: ConfigKey): FieldSpec {
+  return CONFIG_FIELDS.find((f) => f.key === key)!;
+}
+
+/** Rules that involve two fields. */
+function checkConsistency(c: ServerConfig, sources: Record<ConfigKey, string>): void {
+  const soft = spec('wsBackpressureSoftBytes'), hard = spec('wsBackpressureHardBytes');
+  if (c.wsBackpressureHardBytes <= c.wsBackpressureSoftBytes) {
+    throw new ConfigError(
+      `${where(hard, sources)} (${c.wsBackpressureHardBytes} bytes) must be above ${where(soft, sources)} (${c.wsBackpressureSoftBytes} bytes); ` +
+      'raise ws_backpressure_hard_bytes or lower ws_backpressure_soft_bytes', hard.name);
+  }
+  const mbt = spec('maxBatchTokens'), mit = spec('maxInputTokens');
+  if (c.maxBatchTokens < c.maxInputTokens) {
+    throw new ConfigError(
+      `${where(mbt, sources)} (${c.maxBatchTokens}) is below ${where(mit, sources)} (${c.maxInputTokens}): a single full-length pair would not fit a batch; ` +
+      'raise max_batch_tokens or lower max_input_tokens', mbt.name);
+  }
+  const mqt = spec('maxQueueTokens');
+  if (c.maxQueueTokens < c.maxInputTokens) {
+    throw new ConfigError(
+      `${where(mqt, sources)} (${c.maxQueueTokens}) is below ${where(mit, sources)} (${c.maxInputTokens}): one pair could never be queued; raise max_queue_tokens`, mqt.name);
+  }
+}
+
+export interface LimitView {
+  value: unknown;
+  default: unknown;
+  unit: FieldSpec['unit'];
+  flag: string;
+  env: string;
+  reason: string;
+}
+
+/** The `/info` view: every field with its value; the API key shows only whether one is set. */
+export function limitsInfo(c: ServerConfig): Record<string, LimitView> {
+  const out: Record<string, LimitView> = {};
+  for (const f of CONFIG_FIELDS) {
+    const def = typeof f.default === 'function' ? (f.default as () => unknown)() : f.default;
+    const value = f.secret ? (c[f.key] === null ? null : '(set)') : c[f.key];
+    out[f.name] = { value, default: f.secret ? null : def, unit: f.unit, flag: f.flag, env: f.env, reason: f.reason };
+  }
+  return out;
+}
+
+/** A Markdown table of every field, for the README and `serve --help`. */
+export function limitsMarkdown(): string {
+  const rows = CONFIG_FIELDS.map((f) => {
+    const def = typeof f.default === 'function' ? 'cores' : f.default === null ? '(none)' : String(f.default);
+    return `| \`${f.name}\` | \`${f.flag}\` | \`${f.env}\` | ${def} | ${f.reason} |`;
+  });
+  return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows].join('\n');
+}

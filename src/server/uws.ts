@@ -1,0 +1,199 @@
+// The one module that imports uWebSockets.js (the @trufflesuite unofficial build, which loads on this glibc;
+// swap the import for 'uWebSockets.js' to use the official one), plus the request/response helpers that keep
+// uWS's rules: onAborted before any async work, copy body chunks, cork writes, never touch a finished response.
+
+import uws from '@trufflesuite/uws-js-unofficial';
+import type {
+  HttpRequest, HttpResponse, RecognizedString, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket, us_socket,
+} from '@trufflesuite/uws-js-unofficial';
+import { ApiError, errorBody, errorHeaders, fmt, statusLine } from './errors.js';
+
+export type { HttpRequest, HttpResponse, RecognizedString, TemplatedApp, WebSocket, WebSocketBehavior, us_listen_socket };
+
+export const UWS_PACKAGE = '@trufflesuite/uws-js-unofficial';
+export const App = uws.App;
+/** Compression off: this build has no permessage-deflate, and binary frames compress poorly anyway. */
+export const COMPRESSION_DISABLED = uws.DISABLED;
+
+/** WebSocket.send results (uWS returns a number; an unchecked send is a bug). */
+export const SEND_BACKPRESSURE = 0; // queued, but the socket's buffer grew: stop producing until drain
+export const SEND_OK = 1;
+export const SEND_DROPPED = 2;      // over maxBackpressure: the message was not queued at all
+
+export interface Listening {
+  port: number;
+  host: string;
+  /** Stops accepting; open connections stay until they close. */
+  close(): void;
+}
+
+type ListenWithOptions = (host: string, port: number, options: number, cb: (socket: us_listen_socket | false) => void) => TemplatedApp;
+/** Not in this build's .d.ts, but exported at run time (uSockets LIBUS_LISTEN_EXCLUSIVE_PORT = 1). */
+const EXCLUSIVE_PORT: number = (uws as unknown as { LIBUS_LISTEN_EXCLUSIVE_PORT?: number }).LIBUS_LISTEN_EXCLUSIVE_PORT ?? 1;
+
+/**
+ * Listens and resolves with the bound port (port 0 picks a free one). The port is exclusive: uWS's
+ * default listen sets SO_REUSEPORT, so a second `crossgate serve` on the same port would silently
+ * share it (each getting some of the connections) instead of failing.
+ */
+export function listen(app: TemplatedApp, host: string, port: number): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    (app.listen as unknown as ListenWithOptions).call(app, host, port, EXCLUSIVE_PORT, (socket) => {
+      if (!socket) {
+        reject(new Error(`could not listen on ${host}:${port} (port in use, address not on this machine, or not permitted); pick another --port or --host`));
+        return;
+      }
+      let open = true;
+      resolve({
+        host,
+        port: uws.us_socket_local_port(socket as unknown as us_socket),
+        close() {
+          if (open) { open = false; uws.us_listen_socket_close(socket); }
+        },
+      });
+    });
+  });
+}
+
+/**
+ * Closes the listen sockets and every open connection at once (uWS App.close(): present at run time in
+ * this build, missing from its .d.ts). For the end of a graceful shutdown, after in-flight work is done.
+ */
+export function closeAll(app: TemplatedApp): void {
+  const close = (app as unknown as { close?: () => void }).close;
+  if (typeof close !== 'function') throw new Error(`${UWS_PACKAGE}: App.close() is missing; close the listen socket and each connection instead`);
+  close.call(app);
+}
+
+/** What a handler needs from the request, copied out: HttpRequest dies when the handler returns or awaits. */
+export interface RequestHead {
+  method: string;   // upper case
+  url: string;
+  query: string;
+  headers: Record<string, string>; // lower-case names; a repeated header keeps the last value
+}
+
+export function readHead(req: HttpRequest): RequestHead {
+  const headers: Record<string, string> = {};
+  req.forEach((k, v) => { headers[k] = v; });
+  return { method: req.getMethod().toUpperCase(), url: req.getUrl(), query: req.getQuery() ?? '', headers };
+}
+
+/**
+ * A response and whether it may still be written. Create it first thing in the handler: it registers the
+ * one onAborted handler uWS allows (a handler that returns without responding or onAborted kills the process).
+ */
+export class Reply {
+  aborted = false;
+  /** A response was written (or an attempt after abort was swallowed). */
+  done = false;
+  private readonly abortListeners: (() => void)[] = [];
+
+  constructor(readonly res: HttpResponse) {
+    res.onAborted(() => {
+      this.aborted = true;
+      for (const fn of this.abortListeners.splice(0)) {
+        try { fn(); } catch { /* an abort listener must not take the event loop down */ }
+      }
+    });
+  }
+
+  /** Runs `fn` when the client goes away before the response is written (cancel pending work here). */
+  onAbort(fn: () => void): void {
+    if (this.aborted) fn();
+    else if (!this.done) this.abortListeners.push(fn);
+  }
+
+  get open(): boolean {
+    return !this.aborted && !this.done;
+  }
+
+  /**
+   * Writes status, headers and body in one corked write. Returns false (and writes nothing) when the
+   * client is gone or a response was already sent.
+   */
+  send(status: number, headers: Record<string, string>, body: RecognizedString, closeConnection = false): boolean {
+    if (!this.open) return false;
+    this.done = true;
+    this.abortListeners.length = 0;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      for (const k in headers) this.res.writeHeader(k, headers[k]);
+      this.res.end(body, closeConnection);
+    });
+    return true;
+  }
+
+  sendJson(status: number, value: unknown, headers: Record<string, string> = {}): boolean {
+    return this.send(status, { 'content-type': 'application/json', ...headers }, JSON.stringify(value));
+  }
+
+  /** The error as {error, error_type} with its status (and Retry-After where it applies). */
+  sendError(err: ApiError, headers: Record<string, string> = {}, closeConnection = false): boolean {
+    return this.send(err.status, { 'content-type': 'application/json', ...errorHeaders(err), ...headers }, JSON.stringify(errorBody(err)), closeConnection);
+  }
+}
+
+export type BodyResult =
+  | { ok: true; body: Buffer }
+  | { ok: false; reason: 'aborted' | 'too_large' };
+
+/**
+ * Reads the whole request body, refusing more than `maxBytes`. Call it synchronously in the handler
+ * (before any await) so no chunk is missed. Over the limit it answers 413 itself and closes the
+ * connection without reading the rest (a declared Content-Length is checked before any byte is read);
+ * then, or when the client aborts, it resolves { ok: false } and the caller just returns.
+ */
+export function readBody(reply: Reply, head: RequestHead, maxBytes: number, limitName = 'max_payload_bytes'): Promise<BodyResult> {
+  return new Promise((resolve) => {
+    const tooLarge = (what: string) => {
+      reply.sendError(new ApiError('payload_too_large',
+        `request body ${what}; ${limitName} is ${fmt(maxBytes)} bytes; send fewer or shorter documents per request, or raise --${limitName.replace(/_/g, '-')}`,
+        { field: 'body' }), {}, true);
+      resolve({ ok: false, reason: 'too_large' });
+    };
+    if (!reply.open) { resolve({ ok: false, reason: 'aborted' }); return; }
+    reply.onAbort(() => resolve({ ok: false, reason: 'aborted' }));
+
+    const declared = head.headers['content-length'];
+    const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
+    if (length !== undefined && length > maxBytes) { tooLarge(`is ${fmt(length)} bytes`); return; }
+
+    // With a declared length the body lands in one buffer; chunked bodies collect their (copied) chunks.
+    const whole = length !== undefined ? Buffer.allocUnsafe(length) : undefined;
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let finished = false;
+    reply.res.onData((chunk, isLast) => {
+      if (finished) return;
+      const n = chunk.byteLength;
+      if (received + n > maxBytes || (whole && received + n > whole.length)) {
+        finished = true;
+        tooLarge(`is more than ${fmt(maxBytes)} bytes`);
+        return;
+      }
+      // uWS neuters `chunk` when this callback returns: copy now.
+      if (whole) whole.set(new Uint8Array(chunk), received);
+      else chunks.push(Buffer.from(new Uint8Array(chunk)));
+      received += n;
+      if (isLast) {
+        finished = true;
+        resolve({ ok: true, body: whole ? whole.subarray(0, received) : Buffer.concat(chunks, received) });
+      }
+    });
+  });
+}
+
+/** Upgrade headers that must be read before the upgrade handler returns or awaits. */
+export interface UpgradeHead {
+  key: string;
+  protocol: string;
+  extensions: string;
+}
+export function readUpgradeHead(req: HttpRequest): UpgradeHead {
+  return {
+    key: req.getHeader('sec-websocket-key'),
+    protocol: req.getHeader('sec-websocket-protocol'),
+    extensions: req.getHeader('sec-websocket-extensions'),
+  };
+}

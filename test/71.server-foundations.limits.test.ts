@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CONFIG_FIELDS, ConfigError, defaultConfig, limitsInfo, limitsMarkdown, parseServerConfig,
+} from '../src/server/limits.js';
+
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults: loopback host, at least 1000 documents, every issue limit present with flag, env var and reason', () => {
+  const c = defaultConfig();
+  assert.equal(c.host, '127.0.0.1');
+  assert.ok(c.maxDocumentsPerRequest >= 1000);
+  assert.equal(c.apiKey, null);
+  assert.equal(c.executionProvider, 'cpu');
+  assert.ok(c.wsBackpressureHardBytes > c.wsBackpressureSoftBytes);
+  assert.ok(c.threads >= 1 && c.workers >= 1);
+  const names = CONFIG_FIELDS.map((f) => f.name);
+  for (const n of ['max_payload_bytes', 'max_documents_per_request', 'max_input_tokens', 'auto_truncate', 'max_concurrent_requests',
+    'max_queue_tokens', 'request_timeout_ms', 'max_batch_tokens', 'ws_max_message_bytes', 'ws_idle_timeout_s',
+    'ws_backpressure_soft_bytes', 'ws_backpressure_hard_bytes', 'host', 'port', 'api_key', 'workers', 'threads', 'execution_provider']) {
+    assert.ok(names.includes(n), `missing ${n}`);
+  }
+  for (const f of CONFIG_FIELDS) {
+    assert.equal(f.env, `CROSSGATE_${f.name.toUpperCase()}`);
+    assert.equal(f.flag, `--${f.name.replace(/_/g, '-')}`);
+    assert.ok(f.reason.length > 20, `${f.name} needs a reason`);
+  }
+  assert.equal(new Set(names).size, names.length);
+  // Every default passes its own parser (the table cannot ship a default it would refuse).
+  for (const f of CONFIG_FIELDS) {
+    const v = (c as unknown as Record<string, unknown>)[f.key];
+    if (v !== null) assert.deepEqual(f.parse(String(v)), v, f.name);
+  }
+});
+
+test('env vars and flags override defaults; flags win over env; units are read', () => {
+  const { config, rest, sources } = parseServerConfig({
+    env: {
+      CROSSGATE_PORT: '9000', CROSSGATE_MAX_PAYLOAD_BYTES: '2MiB', CROSSGATE_REQUEST_TIMEOUT_MS: '5s',
+      CROSSGATE_AUTO_TRUNCATE: 'false', CROSSGATE_API_KEY: 'sekret', CROSSGATE_WORKERS: '',
+    },
+    argv: ['--port', '0', '--model', 'tiny-cross', '--ws-idle-timeout-s=2m', '--max-documents-per-request', '5_000',
+      '--auto-truncate', '--execution-provider', 'CUDA', '--ws-max-message-bytes', '512KB', '--no-cuda-fallback', 'extra'],
+  });
+  assert.equal(config.port, 0);
+  assert.equal(sources.port, 'flag');
+  assert.equal(config.maxPayloadBytes, 2 * 1024 * 1024);
+  assert.equal(sources.maxPayloadBytes, 'env');
+  assert.equal(config.requestTimeoutMs, 5000);
+  assert.equal(config.autoTruncate, true, 'the bare flag overrides the env var');
+  assert.equal(config.apiKey, 'sekret');
+  assert.equal(config.workers, 1, 'an empty env var counts as unset');
+  assert.equal(sources.workers, 'default');
+  assert.equal(config.wsIdleTimeoutS, 120);
+  assert.equal(config.maxDocumentsPerRequest, 5000);
+  assert.equal(config.executionProvider, 'cuda');
+  assert.equal(config.wsMaxMessageBytes, 512_000);
+  assert.equal(config.cudaFallback, false);
+  assert.deepEqual(rest, ['--model', 'tiny-cross', 'extra'], 'non-config arguments are handed back in order');
+  assert.equal(parseServerConfig({ env: {}, argv: ['--auto-truncate', 'false'] }).config.autoTruncate, false);
+  assert.equal(parseServerConfig({ env: {}, argv: ['--request-timeout-ms', '1500'] }).config.requestTimeoutMs, 1500);
+});
+
+test('bad values are refused with the flag or env var, the value and what is accepted', () => {
+  const cases: [{ env?: Record<string, string>; argv?: string[] }, RegExp][] = [
+    [{ env: { CROSSGATE_PORT: 'abc' } }, /^CROSSGATE_PORT "abc" is not valid; port takes an integer 0\.\.65535/],
+    [{ argv: ['--port', '70000'] }, /^--port "70000" is not valid; port takes an integer 0\.\.65535/],
+    [{ argv: ['--max-payload-bytes', '8 parsecs'] }, /^--max-payload-bytes "8 parsecs" is not valid; max_payload_bytes takes a size/],
+    [{ env: { CROSSGATE_AUTO_TRUNCATE: 'maybe' } }, /^CROSSGATE_AUTO_TRUNCATE "maybe" is not valid; auto_truncate takes true or false/],
+    [{ argv: ['--execution-provider', 'tpu'] }, /execution_provider takes 'cpu' or 'cuda'/],
+    [{ argv: ['--ws-idle-timeout-s', '5'] }, /ws_idle_timeout_s takes 0 \(off\) or 8\.\.960 seconds/],
+    [{ argv: ['--ws-idle-timeout-s', '961'] }, /ws_idle_timeout_s/],
+    [{ argv: ['--workers', '0'] }, /workers takes an integer 1\.\.64/],
+    [{ argv: ['--workers', '-1'] }, /--workers "-1"/],
+    [{ argv: ['--request-timeout-ms', '1.5ms'] }, /request_timeout_ms/],
+    [{ argv: ['--max-queue-tokens'] }, /^--max-queue-tokens needs a value; max_queue_tokens takes/],
+    [{ argv: ['--host', ''] }, /host takes a host name/],
+    [{ env: { CROSSGATE_WS_BACKPRESSURE_SOFT_BYTES: '4MiB' }, argv: ['--ws-backpressure-hard-bytes', '2MiB'] },
+      /^--ws-backpressure-hard-bytes \(2097152 bytes\) must be above CROSSGATE_WS_BACKPRESSURE_SOFT_BYTES \(4194304 bytes\)/],
+    [{ argv: ['--max-batch-tokens', '256'] }, /--max-batch-tokens \(256\) is below the default max_input_tokens \(512\)/],
+  ];
+  for (const [input, re] of cases) {
+    const e = configError(() => parseServerConfig({ env: input.env ?? {}, argv: input.argv ?? [] }));
+    assert.match(e.message, re, JSON.stringify(input));
+  }
+  // A bad API key value is not echoed back.
+  const e = configError(() => parseServerConfig({ env: { CROSSGATE_API_KEY: 'has space' } }));
+  assert.doesNotMatch(e.message, /has space/);
+  assert.match(e.message, /CROSSGATE_API_KEY \(hidden\)/);
+});
+
+test('/info shows every field with value, default, flag, env var and reason, but never the API key', () => {
+  const { config } = parseServerConfig({ env: { CROSSGATE_API_KEY: 'sekret' }, argv: ['--max-batch-tokens', '4096'] });
+  const info = limitsInfo(config);
+  assert.deepEqual(Object.keys(info), CONFIG_FIELDS.map((f) => f.name));
+  assert.equal(info.max_batch_tokens.value, 4096);
+  assert.equal(info.max_batch_tokens.default, 8192);
+  assert.equal(info.max_batch_tokens.flag, '--max-batch-tokens');
+  assert.equal(info.max_batch_tokens.env, 'CROSSGATE_MAX_BATCH_TOKENS');
+  assert.equal(info.api_key.value, '(set)');
+  assert.doesNotMatch(JSON.stringify(info), /sekret/);
+  assert.equal(limitsInfo(defaultConfig()).api_key.value, null);
+  const md = limitsMarkdown().split('\n');
+  assert.equal(md.length, CONFIG_FIELDS.length + 2);
+  assert.match(md.find((l) => l.includes('max_documents_per_request'))!, /\| `--max-documents-per-request` \| `CROSSGATE_MAX_DOCUMENTS_PER_REQUEST` \| 1000 \|/);
+});

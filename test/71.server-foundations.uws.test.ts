@@ -1,0 +1,139 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { ApiError } from '../src/server/errors.js';
+import { App, closeAll, listen, readBody, readHead, Reply, UWS_PACKAGE, type Listening } from '../src/server/uws.js';
+
+const LIMIT = 256 * 1024;
+const seen = { aborted: 0, tooLarge: 0, lateSends: [] as boolean[] };
+const waiters: (() => void)[] = [];
+const changed = () => { for (const w of waiters.splice(0)) w(); };
+function until(cond: () => boolean, ms = 3000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timed out waiting for the server')), ms);
+    const check = () => { if (cond()) { clearTimeout(t); resolve(); } else waiters.push(check); };
+    check();
+  });
+}
+
+const app = App();
+app.post('/echo', (res, req) => {
+  const reply = new Reply(res);      // onAborted first, before anything async
+  const head = readHead(req);        // req is dead after this handler returns
+  void readBody(reply, head, LIMIT).then((r) => {
+    if (!r.ok) {
+      if (r.reason === 'aborted') seen.aborted++; else seen.tooLarge++;
+      changed();
+      return;
+    }
+    reply.sendJson(200, { bytes: r.body.length, sha256: createHash('sha256').update(r.body).digest('hex'), type: head.headers['content-type'] ?? null });
+  });
+});
+app.get('/slow', (res) => {
+  const reply = new Reply(res);
+  setTimeout(() => { seen.lateSends.push(reply.sendJson(200, { late: true })); changed(); }, 150);
+});
+app.get('/health', (res) => { new Reply(res).sendJson(200, { status: 'ok' }); });
+app.any('/*', (res, req) => {
+  const head = readHead(req);
+  new Reply(res).sendError(new ApiError('not_found', `no route ${head.method} ${head.url}; see GET /openapi.json for the routes`));
+});
+
+let server: Listening;
+let base: string;
+after(() => closeAll(app));
+
+test('listens on 127.0.0.1 port 0 and reports the bound port', async () => {
+  server = await listen(app, '127.0.0.1', 0);
+  assert.ok(server.port > 0 && server.port < 65536);
+  base = `http://127.0.0.1:${server.port}`;
+  const r = await fetch(`${base}/health`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { status: 'ok' });
+});
+
+test('the port is exclusive: a second uWS server in another process cannot share it', () => {
+  const child = spawnSync(process.execPath, ['-e', `
+    const u = require(${JSON.stringify(UWS_PACKAGE)});
+    u.App().listen('127.0.0.1', ${server.port}, (ls) => { console.log(ls ? 'listening' : 'refused'); if (ls) u.us_listen_socket_close(ls); });
+  `], { encoding: 'utf8', timeout: 10_000 });
+  assert.equal(child.stdout.trim(), 'refused', child.stderr);
+});
+
+test('bodies up to the limit arrive whole and byte-exact, across many chunks', async () => {
+  for (const size of [0, 1, 1000, 200_000, LIMIT]) {
+    const body = randomBytes(size);
+    const r = await fetch(`${base}/echo`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(r.status, 200, `size ${size}`);
+    assert.deepEqual(await r.json(), { bytes: size, sha256: createHash('sha256').update(body).digest('hex'), type: 'application/octet-stream' });
+  }
+});
+
+test('a declared body over the limit gets 413 {error, error_type} naming the limit and the fix', async () => {
+  for (const size of [LIMIT + 1, 8 * 1024 * 1024]) {
+    const before = seen.tooLarge;
+    const r = await fetch(`${base}/echo`, { method: 'POST', body: Buffer.alloc(size, 1) });
+    assert.equal(r.status, 413);
+    assert.equal(r.headers.get('content-type'), 'application/json');
+    const body = await r.json() as Record<string, string>;
+    assert.deepEqual(Object.keys(body), ['error', 'error_type']);
+    assert.equal(body.error_type, 'payload_too_large');
+    assert.equal(body.error, `request body is ${size.toLocaleString('en-US')} bytes; max_payload_bytes is 262,144 bytes; send fewer or shorter documents per request, or raise --max-payload-bytes`);
+    await until(() => seen.tooLarge === before + 1);
+  }
+});
+
+test('a chunked body that grows past the limit is cut off with 413 without reading the rest', async () => {
+  let pulled = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(c) {
+      // An endless upload: only the server stopping it ends this test.
+      pulled += 16384;
+      c.enqueue(new Uint8Array(16384));
+      if (pulled > 64 * 1024 * 1024) c.close();
+    },
+  });
+  const r = await fetch(`${base}/echo`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+  assert.equal(r.status, 413);
+  assert.match(((await r.json()) as { error: string }).error, /^request body is more than 262,144 bytes; max_payload_bytes/);
+  assert.ok(pulled < 32 * 1024 * 1024, `client pushed ${pulled} bytes before the server answered`);
+});
+
+test('a client that disconnects mid-body is noticed and the server keeps serving', async () => {
+  const before = seen.aborted;
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(server.port, '127.0.0.1', () => {
+      s.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n');
+      s.write(Buffer.alloc(100));
+      setTimeout(() => { s.destroy(); resolve(); }, 50);
+    });
+    s.on('error', reject);
+  });
+  await until(() => seen.aborted === before + 1);
+  const r = await fetch(`${base}/echo`, { method: 'POST', body: 'still here' });
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as { bytes: number }).bytes, 10);
+});
+
+test('a response written after the client left is skipped, not a crash; one written in time arrives', async () => {
+  const ac = new AbortController();
+  const gone = fetch(`${base}/slow`, { signal: ac.signal }).catch((e: Error) => e.name);
+  setTimeout(() => ac.abort(), 30);
+  assert.equal(await gone, 'AbortError');
+  await until(() => seen.lateSends.length === 1);
+  assert.deepEqual(seen.lateSends, [false]);
+  const r = await fetch(`${base}/slow`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { late: true });
+  assert.deepEqual(seen.lateSends, [false, true]);
+});
+
+test('error responses carry the status line, JSON body and stay on a live server', async () => {
+  const r = await fetch(`${base}/nope?x=1`, { method: 'DELETE' });
+  assert.equal(r.status, 404);
+  assert.equal(r.statusText, 'Not Found');
+  assert.deepEqual(await r.json(), { error: 'no route DELETE /nope; see GET /openapi.json for the routes', error_type: 'not_found' });
+  assert.equal((await fetch(`${base}/health`)).status, 200);
+});
