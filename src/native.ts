@@ -32,3 +32,64 @@ export function loadNative(): any {
   cached = createRequire(import.meta.url)(found);
   return cached;
 }
+
+// ---- NativeTokenizer (native/binding/tokenizer.cpp) -----------------------------------------------
+/** Unpadded encodings as the addon returns them; src/tokenize re-exports this shape as RaggedEncoding. */
+export interface NativeRaggedEncoding {
+  count: number;
+  ids: Int32Array;
+  typeIds: Uint8Array;
+  offsets: Int32Array;
+  truncated: Uint8Array;
+}
+/** One loaded tokenizer.json. Arguments are checked again natively; errors name the argument. */
+export interface NativeTokenizer {
+  readonly maxLength: number;
+  readonly padId: number;
+  specialTokenCount(pair: boolean): number;
+  encodeSync(
+    texts: (string | Uint8Array)[], pairs: (string | Uint8Array)[] | null,
+    maxLength: number, truncation: string, side: string,
+  ): NativeRaggedEncoding;
+  /** Same as encodeSync, on a libuv worker thread (inputs are copied before it starts). */
+  encodeAsync(
+    texts: (string | Uint8Array)[], pairs: (string | Uint8Array)[] | null,
+    maxLength: number, truncation: string, side: string,
+  ): Promise<NativeRaggedEncoding>;
+}
+export interface NativeTokenizerConstructor {
+  new (json: string, source: string): NativeTokenizer;
+}
+
+// ---- NativeVectorIndex (native/binding/vector_index.cpp) ------------------------------------------
+/** Hits of one or more queries, flattened best-first: query q owns [q * k, (q + 1) * k). */
+export interface NativeHits {
+  ids: Float64Array;
+  scores: Float32Array;
+  /** Hits per query (min(k, count) at search time); present on search/searchBatch results. */
+  k?: number;
+}
+/** The raw flat inner-product index. Arguments are checked again natively; errors name the argument. */
+export interface NativeVectorIndex {
+  readonly dim: number;
+  readonly storage: 'f32' | 'f16' | 'int8';
+  readonly count: number;
+  /** Bytes held by vectors, ids and scales (not the id map). */
+  readonly vectorBytes: number;
+  /** vectors holds ids.length * dim values, row-major. All-or-nothing. */
+  add(ids: Float64Array, vectors: Float32Array): void;
+  remove(ids: Float64Array): number;
+  has(id: number): boolean;
+  searchSync(query: Float32Array, k: number): NativeHits;
+  /** On a libuv worker; the query is copied first. */
+  search(query: Float32Array, k: number): Promise<NativeHits>;
+  /** queries holds nq * dim values; each pass over the stored rows serves a block of queries. */
+  searchBatch(queries: Float32Array, k: number): Promise<Required<NativeHits>>;
+  save(path: string): Promise<void>;
+}
+export interface NativeVectorIndexConstructor {
+  new (dim: number, storage: string): NativeVectorIndex;
+  load(path: string): Promise<NativeVectorIndex>;
+  /** 'avx512' | 'avx2' | 'neon' | 'scalar' (CROSSGATE_SIMD forces one). */
+  simdLevel(): string;
+}

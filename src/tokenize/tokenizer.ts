@@ -1,0 +1,142 @@
+// Tokenizer: loads a BERT-family tokenizer.json into the native WordPiece tokenizer and encodes batches.
+// Output matches the reference `tokenizers` package id for id; large batches are encoded off the JS thread.
+import { readFileSync } from 'node:fs';
+import { loadNative, type NativeRaggedEncoding, type NativeTokenizer, type NativeTokenizerConstructor } from '../native.js';
+import { padBatch, type EncodedBatch, type RaggedEncoding } from './pad.js';
+
+export type { EncodedBatch, RaggedEncoding } from './pad.js';
+export type TruncationStrategy = 'longest_first' | 'only_second';
+export type TruncationSide = 'right' | 'left';
+
+export interface EncodeOptions {
+  /** Tokens per item, special tokens included; default: tokenizer.maxLength. Infinity disables truncation. */
+  maxLength?: number;
+  /** How a pair is shortened; default 'longest_first' (the reference's algorithm). */
+  truncation?: TruncationStrategy;
+  /** Which end is cut; default 'right'. */
+  side?: TruncationSide;
+}
+
+export type TextInput = string | Buffer | Uint8Array;
+
+/**
+ * Below this many UTF-16 units (all texts and pairs together) encodeRagged runs on the JS thread:
+ * queueing a libuv worker and hopping back costs more than encoding a few KB.
+ */
+export const SYNC_ENCODE_MAX_CHARS = 16 * 1024;
+
+const STRATEGIES: readonly string[] = ['longest_first', 'only_second'];
+const SIDES: readonly string[] = ['right', 'left'];
+
+interface ResolvedOptions { maxLength: number; truncation: TruncationStrategy; side: TruncationSide }
+
+export class Tokenizer {
+  readonly #native: NativeTokenizer;
+  /** Where this tokenizer came from (a path or the label given to fromJSON); prefixes load errors. */
+  readonly source: string;
+  /** tokenizer.json truncation.max_length, else 512. */
+  readonly maxLength: number;
+  /** padding.pad_id, else the id of [PAD], else 0. */
+  readonly padId: number;
+
+  private constructor(native: NativeTokenizer, source: string) {
+    this.#native = native;
+    this.source = source;
+    this.maxLength = native.maxLength;
+    this.padId = native.padId;
+  }
+
+  /** Reads a tokenizer.json; the error names the unsupported component and its JSON path. */
+  static fromFile(path: string): Tokenizer {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read tokenizer.json at ${path}: ${(e as Error).message}`);
+    }
+    return Tokenizer.fromJSON(text, path);
+  }
+
+  static fromJSON(json: string, source = 'tokenizer.json'): Tokenizer {
+    if (typeof json !== 'string') throw new TypeError(`'json' must be the text of a tokenizer.json, got ${typeof json}`);
+    const ctor = loadNative().NativeTokenizer as NativeTokenizerConstructor;
+    return new Tokenizer(new ctor(json, source), source);
+  }
+
+  /** Special tokens the post-processor adds to a single text (pair=false) or a pair. */
+  specialTokenCount(pair: boolean): number {
+    return this.#native.specialTokenCount(pair);
+  }
+
+  encode(text: TextInput, pair?: TextInput | null, opts?: EncodeOptions): { ids: number[]; typeIds: number[]; truncated: boolean } {
+    const r = this.encodeRaggedSync([text], pair === undefined || pair === null ? null : [pair], opts);
+    return { ids: Array.from(r.ids), typeIds: Array.from(r.typeIds), truncated: r.truncated[0] === 1 };
+  }
+
+  encodeRaggedSync(texts: TextInput[], pairs?: TextInput[] | null, opts?: EncodeOptions): RaggedEncoding {
+    const o = this.#resolve(texts, pairs, opts);
+    try {
+      return this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side);
+    } catch (e) {
+      throw renameItem(e, pairs != null);
+    }
+  }
+
+  async encodeRagged(texts: TextInput[], pairs?: TextInput[] | null, opts?: EncodeOptions): Promise<RaggedEncoding> {
+    const o = this.#resolve(texts, pairs, opts);
+    let size = 0;
+    for (const t of texts) size += t.length;
+    if (pairs) for (const t of pairs) size += t.length;
+    try {
+      const r: NativeRaggedEncoding = size <= SYNC_ENCODE_MAX_CHARS
+        ? this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side)
+        : await this.#native.encodeAsync(texts, pairs ?? null, o.maxLength, o.truncation, o.side);
+      return r;
+    } catch (e) {
+      throw renameItem(e, pairs != null);
+    }
+  }
+
+  /** Encodes and pads every item to the longest one. */
+  async encodeBatch(texts: TextInput[], pairs?: TextInput[] | null, opts?: EncodeOptions): Promise<EncodedBatch> {
+    const r = await this.encodeRagged(texts, pairs, opts);
+    const rows = new Int32Array(r.count);
+    for (let i = 0; i < r.count; i++) rows[i] = i;
+    return padBatch(r, rows, this.padId);
+  }
+
+  #resolve(texts: TextInput[], pairs: TextInput[] | null | undefined, opts: EncodeOptions | undefined): ResolvedOptions {
+    if (!Array.isArray(texts)) throw new TypeError(`'texts' must be an array of strings or Buffers, got ${typeof texts}`);
+    if (pairs != null) {
+      if (!Array.isArray(pairs)) throw new TypeError(`'pairs' must be an array of strings or Buffers, or null`);
+      if (pairs.length !== texts.length) {
+        throw new RangeError(`'pairs' has ${pairs.length} items but 'texts' has ${texts.length}; pass one pair per text`);
+      }
+    }
+    const maxLength = opts?.maxLength ?? this.maxLength;
+    const truncation = opts?.truncation ?? 'longest_first';
+    const side = opts?.side ?? 'right';
+    if (typeof maxLength !== 'number' || !(maxLength === Infinity || (Number.isInteger(maxLength) && maxLength >= 1))) {
+      throw new RangeError(`'maxLength' must be a positive integer or Infinity, got ${String(maxLength)}`);
+    }
+    const special = this.#native.specialTokenCount(pairs != null);
+    if (maxLength < special) {
+      throw new RangeError(
+        `'maxLength' is ${maxLength} but every ${pairs != null ? 'pair' : 'text'} gets ${special} special tokens; pass maxLength >= ${special + 1}`);
+    }
+    if (!STRATEGIES.includes(truncation)) {
+      throw new TypeError(`'truncation' must be 'longest_first' or 'only_second', got ${JSON.stringify(truncation)}`);
+    }
+    if (!SIDES.includes(side)) throw new TypeError(`'side' must be 'right' or 'left', got ${JSON.stringify(side)}`);
+    return { maxLength, truncation, side };
+  }
+}
+
+/** The core numbers items; callers know them as texts[i] (and pairs[i]). */
+function renameItem(e: unknown, pairs: boolean): unknown {
+  if (e instanceof Error) {
+    const m = /^item (\d+): /.exec(e.message);
+    if (m) e.message = `${pairs ? `texts[${m[1]}] + pairs[${m[1]}]` : `texts[${m[1]}]`}: ${e.message.slice(m[0].length)}`;
+  }
+  return e;
+}
