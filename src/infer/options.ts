@@ -1,0 +1,84 @@
+// InferOptions: the knobs of the inference room, each with a default and the reason it exists.
+// resolveInferOptions() validates user input once so workers and the batcher see only sane numbers.
+import { availableParallelism } from 'node:os';
+import { DEFAULT_BATCH_OVERHEAD_TOKENS } from './batcher.js';
+
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface InferOptions {
+  /** Intra-op threads per ORT session. Default: 1 per worker when workers > 1 (the workers are the
+   *  parallelism and extra threads would oversubscribe the cores), else every core. */
+  threads?: number;
+  /** Worker threads, one ORT session each. ORT's `run()` blocks the thread that calls it, so every
+   *  session lives in a worker and the caller's event loop keeps turning. Default 1. */
+  workers?: number;
+  /** 'cpu' (default) or 'cuda'. 'cuda' fails loudly when ORT's CUDA binaries are missing unless
+   *  `cudaFallbackToCpu` is set. */
+  executionProvider?: ExecutionProvider;
+  /** Allow a silent fall back to the CPU provider when 'cuda' cannot load. Default false: a
+   *  deployment that asked for a GPU should not run 50x slower without saying so. */
+  cudaFallbackToCpu?: boolean;
+  /** Token budget per micro-batch, counted in padded tokens (rows x longest row). Bounds the
+   *  activation memory of one `run()` (hidden states are rows x seqLen x hidden floats). Default 8192. */
+  maxBatchTokens?: number;
+  /** Row cap per micro-batch: very short inputs would otherwise make huge batches whose per-row
+   *  output buffers and latency grow without benefit. Default 256. */
+  maxBatchRows?: number;
+  /** What one extra `run()` costs, in padded tokens; the batcher only splits a micro-batch where the
+   *  padding it saves is worth more. Measured for MiniLM-L6 on CPU (1 thread, ~5 tokens/ms): a run costs
+   *  1-2 ms beyond its tokens, about 5-10 tokens; and bigger batches do not run faster per token on CPU.
+   *  Default 32 on CPU (padding waste ~2.5% on a rerank load); 512 for CUDA, where a launch is worth far
+   *  more tokens (an unmeasured guess: tune it on your GPU). */
+  batchOverheadTokens?: number;
+  /** Run the quantized ONNX file (onnx/model_quantized.onnx) instead of fp32. Default false. */
+  quantized?: boolean;
+}
+
+export interface ResolvedInferOptions {
+  threads: number;
+  workers: number;
+  executionProvider: ExecutionProvider;
+  cudaFallbackToCpu: boolean;
+  maxBatchTokens: number;
+  maxBatchRows: number;
+  batchOverheadTokens: number;
+  quantized: boolean;
+}
+
+export const DEFAULT_MAX_BATCH_TOKENS = 8192;
+export const DEFAULT_MAX_BATCH_ROWS = 256;
+/** batchOverheadTokens default under CUDA (the CPU one is DEFAULT_BATCH_OVERHEAD_TOKENS). */
+export const CUDA_BATCH_OVERHEAD_TOKENS = 512;
+/** Upper bound on workers: each holds a full copy of the model weights. */
+export const MAX_WORKERS = 64;
+
+function positiveInt(name: string, v: unknown, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw new RangeError(`'${name}' is invalid: ${String(v)}; expected an integer from 1 to ${max}`);
+  }
+  return v;
+}
+
+function nonNegative(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new RangeError(`'${name}' is invalid: ${String(v)}; expected a finite number >= 0`);
+  return v;
+}
+
+export function resolveInferOptions(opts: InferOptions = {}): ResolvedInferOptions {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`InferOptions must be an object, got ${opts === null ? 'null' : typeof opts}`);
+  const cores = availableParallelism();
+  const workers = opts.workers === undefined ? 1 : positiveInt('workers', opts.workers, MAX_WORKERS);
+  const threads = opts.threads === undefined ? (workers > 1 ? 1 : cores) : positiveInt('threads', opts.threads, 1024);
+  const ep = opts.executionProvider ?? 'cpu';
+  if (ep !== 'cpu' && ep !== 'cuda') throw new RangeError(`'executionProvider' is invalid: ${String(ep)}; expected 'cpu' or 'cuda'`);
+  return {
+    threads,
+    workers,
+    executionProvider: ep,
+    cudaFallbackToCpu: opts.cudaFallbackToCpu === true,
+    maxBatchTokens: opts.maxBatchTokens === undefined ? DEFAULT_MAX_BATCH_TOKENS : positiveInt('maxBatchTokens', opts.maxBatchTokens, 1 << 24),
+    maxBatchRows: opts.maxBatchRows === undefined ? DEFAULT_MAX_BATCH_ROWS : positiveInt('maxBatchRows', opts.maxBatchRows, 1 << 16),
+    batchOverheadTokens: opts.batchOverheadTokens === undefined ? (ep === 'cuda' ? CUDA_BATCH_OVERHEAD_TOKENS : DEFAULT_BATCH_OVERHEAD_TOKENS) : nonNegative('batchOverheadTokens', opts.batchOverheadTokens),
+    quantized: opts.quantized === true,
+  };
+}
