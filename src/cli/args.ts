@@ -1,0 +1,122 @@
+// Argument parsing shared by every command: node:util parseArgs in strict mode, generated --help text,
+// typed readers for numeric flags, and the UsageError that main.ts turns into exit code 2.
+import { parseArgs } from 'node:util';
+import type { InferOptions } from '../infer/options.js';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder shown in help, e.g. DIR or N. */
+  value?: string;
+  description: string;
+}
+
+export interface CommandSpec {
+  /** As typed: 'rerank', 'index build'. */
+  name: string;
+  summary: string;
+  /** Usage line(s) after "crossgate ". */
+  usage: string[];
+  /** Lines printed after the options (input/output formats). */
+  details?: string[];
+  options: Record<string, OptionSpec>;
+  run(values: ParsedValues): Promise<void>;
+}
+
+export type ParsedValues = Record<string, string | boolean | undefined>;
+
+/** A mistake in how the command was called: main prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  readonly command: CommandSpec | null;
+  constructor(message: string, command: CommandSpec | null) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = command;
+  }
+}
+
+export const HELP_OPTION: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', description: 'Show this help and exit.' },
+};
+
+/** --threads/--workers/--quantized: how models run. Shared by every command that loads a model. */
+export const INFER_OPTIONS: Record<string, OptionSpec> = {
+  threads: { type: 'string', value: 'N', description: 'Intra-op threads per ONNX Runtime session (default: every core with 1 worker, else 1).' },
+  workers: { type: 'string', value: 'N', description: 'Worker threads, one ONNX Runtime session (and model copy) each (default 1).' },
+  quantized: { type: 'boolean', description: "Run the model's quantized ONNX file (onnx/model_quantized.onnx or similar) instead of fp32." },
+};
+
+/** Parses `argv` for `spec`; throws UsageError for unknown flags, missing values or stray arguments. */
+export function parseCommand(spec: CommandSpec, argv: string[]): ParsedValues {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError(cleanParseError((e as Error).message), spec);
+  }
+  return parsed.values as ParsedValues;
+}
+
+function cleanParseError(msg: string): string {
+  // parseArgs suggests "--" for positionals, which no crossgate command takes; keep its first sentence.
+  return msg.replace(/\. To specify a positional argument.*$/s, '').replace(/^Unknown option/, 'unknown option');
+}
+
+/** The full help text for one command. */
+export function formatHelp(spec: CommandSpec): string {
+  const lines: string[] = [];
+  lines.push(`crossgate ${spec.name}: ${spec.summary}`, '', 'Usage:');
+  for (const u of spec.usage) lines.push(`  crossgate ${u}`);
+  lines.push('', 'Options:');
+  const rows = Object.entries(spec.options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`;
+    return [flag, o.description] as const;
+  });
+  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  for (const [flag, desc] of rows) lines.push(`  ${flag.padEnd(width)}${desc}`);
+  if (spec.details && spec.details.length > 0) lines.push('', ...spec.details);
+  return lines.join('\n') + '\n';
+}
+
+/** A required string flag. */
+export function requireString(values: ParsedValues, name: string, spec: CommandSpec): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v.length === 0) throw new UsageError(`--${name} is required`, spec);
+  return v;
+}
+
+export function optionalString(values: ParsedValues, name: string): string | undefined {
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An optional integer flag with a minimum; the error names the flag and the accepted range. */
+export function optionalInt(values: ParsedValues, name: string, spec: CommandSpec, min: number): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} is "${String(v)}"; expected an integer >= ${min}`, spec);
+  return n;
+}
+
+/** An optional probability flag in [0, 1]. */
+export function optionalProbability(values: ParsedValues, name: string, spec: CommandSpec): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new UsageError(`--${name} is "${String(v)}"; expected a probability between 0 and 1`, spec);
+  return n;
+}
+
+/** InferOptions from --threads/--workers/--quantized. */
+export function inferOptions(values: ParsedValues, spec: CommandSpec): InferOptions {
+  const opts: InferOptions = {};
+  const threads = optionalInt(values, 'threads', spec, 1);
+  const workers = optionalInt(values, 'workers', spec, 1);
+  if (threads !== undefined) opts.threads = threads;
+  if (workers !== undefined) opts.workers = workers;
+  if (values.quantized === true) opts.quantized = true;
+  return opts;
+}

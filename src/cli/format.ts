@@ -1,0 +1,45 @@
+// Human-readable rendering of retrieval hits and GateDecisions, shared by `demo` and `search`.
+import type { GateCandidate, GateDecision } from '../pipeline/precision.js';
+import type { RetrievedDocument } from '../pipeline/collection.js';
+import { preview } from './io.js';
+
+export const f4 = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+function label(c: GateCandidate): string {
+  return c.id !== undefined ? c.id : `#${c.index}`;
+}
+
+export function formatHits(hits: readonly RetrievedDocument[]): string[] {
+  return hits.map((h, i) => `  ${String(i + 1).padStart(2)}. cosine ${f4(h.score)}  ${h.id.padEnd(10)} ${preview(h.text, 70)}`);
+}
+
+/** The reranked list, the dropped list, the outcome and the prompt (or the no-relevant message). */
+export function formatDecision(d: GateDecision, opts: { showRetrieval?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  if (opts.showRetrieval !== false && d.candidates.some((c) => c.retrievalScore !== null)) {
+    lines.push(`Retrieved top-${d.candidates.length} (bi-encoder cosine):`);
+    for (const c of d.candidates) {
+      lines.push(`  ${String(c.index + 1).padStart(2)}. cosine ${f4(c.retrievalScore ?? NaN)}  ${label(c).padEnd(10)} ${preview(c.text, 70)}`);
+    }
+  }
+  lines.push(`Reranked (cross-encoder, threshold ${d.threshold}):`);
+  const ranked = [...d.kept, ...d.dropped];
+  ranked.forEach((c, i) => {
+    const flags = [c.kept ? 'KEPT' : 'dropped', c.truncated ? 'truncated' : ''].filter(Boolean).join(', ');
+    lines.push(`  ${String(i + 1).padStart(2)}. prob ${f4(c.probability)}  logit ${f4(c.logit).padStart(8)}  ${label(c).padEnd(10)} [${flags}] ${preview(c.text, 60)}`);
+  });
+  if (d.dropped.length > 0) {
+    lines.push(`Dropped below ${d.threshold}: ${d.dropped.map((c) => `${label(c)} (${f4(c.probability)})`).join(', ')}`);
+  } else {
+    lines.push(`Dropped below ${d.threshold}: none`);
+  }
+  lines.push(`Outcome: ${d.outcome}${d.outcome === 'answer' ? ` (${d.kept.length} passage${d.kept.length === 1 ? '' : 's'} kept)` : ''}`);
+  if (d.prompt !== null) {
+    lines.push('Prompt for the LLM:');
+    for (const l of d.prompt.split('\n')) lines.push(`  | ${l}`);
+  } else {
+    lines.push(`No relevant passage: ${d.message ?? ''}`);
+  }
+  lines.push(`Timings: retrieve ${d.timings.retrieveMs.toFixed(1)} ms, rerank ${d.timings.rerankMs.toFixed(1)} ms`);
+  return lines;
+}

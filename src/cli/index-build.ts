@@ -1,0 +1,86 @@
+// `crossgate index build`: JSONL documents on stdin -> a saved Collection directory.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BiEncoder } from '../infer/bi-encoder.js';
+import { Collection, type CollectionDocument } from '../pipeline/collection.js';
+import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalString, requireString, UsageError, type CommandSpec } from './args.js';
+import { hintIfInteractive, parseJsonObjectLine, readLines } from './io.js';
+import { createProgress } from './progress.js';
+
+const EXPECTED = '{"id": string, "text": string, ...other fields kept as metadata}';
+
+/** One JSONL line -> a document; every field besides id/text becomes metadata (a lone "metadata" object is unwrapped). */
+function toDocument(obj: Record<string, unknown>, n: number): CollectionDocument {
+  const { id, text, ...rest } = obj;
+  if (typeof id !== 'string' || id.length === 0) {
+    throw new Error(`stdin line ${n}: "id" is ${id === undefined ? 'missing' : typeof id === 'string' ? 'empty' : typeof id}; expected a non-empty string (${EXPECTED})`);
+  }
+  if (typeof text !== 'string') throw new Error(`stdin line ${n}: "text" is ${text === undefined ? 'missing' : typeof text}; expected a string (${EXPECTED})`);
+  const keys = Object.keys(rest);
+  const doc: CollectionDocument = { id, text };
+  if (keys.length === 1 && keys[0] === 'metadata' && rest.metadata !== null && typeof rest.metadata === 'object' && !Array.isArray(rest.metadata)) {
+    doc.metadata = rest.metadata as Record<string, unknown>;
+  } else if (keys.length > 0) {
+    doc.metadata = rest;
+  }
+  return doc;
+}
+
+export const indexBuildCommand: CommandSpec = {
+  name: 'index build',
+  summary: 'embed JSONL documents from stdin and save them as a searchable collection',
+  usage: ['index build --bi-encoder DIR --out PATH [--storage f32|f16|int8] [--force] < docs.jsonl'],
+  options: {
+    'bi-encoder': { type: 'string', value: 'DIR', description: 'Bi-encoder model directory; recorded in the collection so search can reload it. Required.' },
+    out: { type: 'string', short: 'o', value: 'PATH', description: 'Directory to write the collection to (created if missing). Required.' },
+    storage: { type: 'string', value: 'KIND', description: 'Vector storage: f32 (default, exact), f16 (2x smaller) or int8 (4x smaller, slightly lossy).' },
+    'batch-size': { type: 'string', value: 'N', description: 'Documents embedded per call (default 64); also how often progress updates.' },
+    force: { type: 'boolean', description: 'Overwrite an existing collection at PATH.' },
+    ...INFER_OPTIONS,
+    ...HELP_OPTION,
+  },
+  details: [
+    `Input: one JSON document per line, ${EXPECTED}. Blank lines are skipped.`,
+    'Ids must be unique; a bad or duplicate line stops the build (naming the line) before anything is embedded or written.',
+    'Progress goes to stderr: a bar on a terminal, a few plain lines otherwise.',
+  ],
+  async run(values) {
+    const spec = indexBuildCommand;
+    const modelDir = requireString(values, 'bi-encoder', spec);
+    const out = resolve(requireString(values, 'out', spec));
+    const storage = optionalString(values, 'storage') ?? 'f32';
+    if (storage !== 'f32' && storage !== 'f16' && storage !== 'int8') throw new UsageError(`--storage is "${storage}"; expected f32, f16 or int8`, spec);
+    const batchSize = optionalInt(values, 'batch-size', spec, 1) ?? 64;
+    if (existsSync(join(out, 'collection.json')) && values.force !== true) {
+      throw new Error(`${out} already holds a collection; pass --force to overwrite it or choose another --out`);
+    }
+    hintIfInteractive('JSON documents');
+    const docs: CollectionDocument[] = [];
+    const lineOf = new Map<string, number>();
+    for await (const line of readLines()) {
+      if (line.text.trim().length === 0) continue;
+      const doc = toDocument(parseJsonObjectLine(line, EXPECTED), line.n);
+      const prev = lineOf.get(doc.id);
+      if (prev !== undefined) throw new Error(`stdin line ${line.n}: duplicate id "${doc.id}" (first seen on line ${prev}); ids must be unique`);
+      lineOf.set(doc.id, line.n);
+      docs.push(doc);
+    }
+    if (docs.length === 0) throw new Error(`stdin held no documents; expected one ${EXPECTED} per line`);
+    const encoder = await BiEncoder.load(modelDir, inferOptions(values, spec));
+    const progress = createProgress('indexing', { unit: 'docs' });
+    const t0 = performance.now();
+    try {
+      const collection = Collection.create(encoder, { storage });
+      await collection.add(docs, { batchSize, onProgress: (d, t) => progress.update(d, t) });
+      progress.stop();
+      await collection.save(out);
+      const secs = (performance.now() - t0) / 1000;
+      process.stderr.write(
+        `indexed ${docs.length} documents (dim ${encoder.dim}, ${storage}) in ${secs.toFixed(1)} s (${(docs.length / secs).toFixed(1)} docs/s) -> ${out}\n`,
+      );
+    } finally {
+      progress.stop();
+      await encoder.close();
+    }
+  },
+};

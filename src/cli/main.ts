@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The `crossgate` command: dispatches to one module per command, prints help, and maps errors to exit
+// codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
+import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { demoCommand } from './demo.js';
+import { embedCommand } from './embed.js';
+import { indexBuildCommand } from './index-build.js';
+import { rerankCommand } from './rerank.js';
+import { searchCommand } from './search.js';
+import { tokenizeCommand } from './tokenize.js';
+
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, searchCommand];
+
+export function topLevelHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'crossgate: retrieve -> rerank -> gate for RAG, with cross-encoders on ONNX Runtime',
+    '',
+    'Usage: crossgate <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Options shared by commands that load a model:',
+    '  --threads N     intra-op threads per ONNX Runtime session',
+    '  --workers N     worker threads, one session each',
+    '  --quantized     run the quantized ONNX file',
+    '',
+    'Run `crossgate <command> --help` for a command\'s options, input and output formats.',
+    '',
+  ].join('\n');
+}
+
+/** Finds the command named by the leading words of argv ('index build' takes two). */
+function findCommand(argv: string[]): { spec: CommandSpec; rest: string[] } | null {
+  for (const spec of COMMANDS) {
+    const words = spec.name.split(' ');
+    if (words.every((w, i) => argv[i] === w)) return { spec, rest: argv.slice(words.length) };
+  }
+  return null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const first = argv[0];
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    const target = first === 'help' && argv.length > 1 ? findCommand(argv.slice(1)) : null;
+    process.stdout.write(target ? formatHelp(target.spec) : topLevelHelp());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write('crossgate 0.1.0\n');
+    return 0;
+  }
+  const found = findCommand(argv);
+  try {
+    if (!found) {
+      const group = COMMANDS.filter((c) => c.name.startsWith(first + ' '));
+      if (group.length > 0 && (argv[1] === undefined || argv[1] === '--help' || argv[1] === '-h')) {
+        process.stdout.write(`crossgate ${first}: subcommands\n\n${group.map((c) => `  crossgate ${c.name}  ${c.summary}`).join('\n')}\n`);
+        return argv[1] === undefined ? 2 : 0;
+      }
+      const what = group.length > 0 ? `unknown subcommand "${first} ${argv[1]}"` : `unknown command "${first}"`;
+      throw new UsageError(what, null);
+    }
+    const values = parseCommand(found.spec, found.rest);
+    if (values.help === true) {
+      process.stdout.write(formatHelp(found.spec));
+      return 0;
+    }
+    await found.spec.run(values);
+    return 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`crossgate: ${e.message}\n\n${e.command ? formatHelp(e.command) : topLevelHelp()}`);
+      return 2;
+    }
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`crossgate${found ? ' ' + found.spec.name : ''}: ${msg.split('\n')[0]}\n`);
+    if (process.env.CROSSGATE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+    return 1;
+  }
+}
+
+// A reader that stops early (`crossgate demo | head`) is not an error: stop quietly, as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
+// Exit via exitCode (not process.exit) so buffered stdout reaches a pipe before the process ends.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`crossgate: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

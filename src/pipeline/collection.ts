@@ -1,0 +1,286 @@
+// A document collection: string-id documents embedded with a BiEncoder into the native VectorIndex,
+// persisted as a directory (index file + manifest + documents JSONL) that reloads with the same model.
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { VectorIndex, type VectorStorage } from '../index/vector-index.js';
+import type { BiEncoder } from '../infer/bi-encoder.js';
+
+/** A document to index. `metadata` travels with it and comes back on every hit. */
+export interface CollectionDocument {
+  id: string;
+  text: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** One retrieval hit: the document plus its cosine similarity to the query. */
+export interface RetrievedDocument extends CollectionDocument {
+  score: number;
+}
+
+export interface CollectionOptions {
+  /** Vector storage of the index: 'f16' halves memory, 'int8' quarters it at a small recall cost. Default 'f32'. */
+  storage?: VectorStorage;
+}
+
+export interface AddOptions {
+  /**
+   * Texts embedded per call. Bounds how much one call tokenizes and holds in memory, and sets how
+   * often onProgress fires; the infer layer still splits each call by its token budget.
+   */
+  batchSize?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The on-disk description of a collection (collection.json). */
+export interface CollectionManifest {
+  format: typeof MANIFEST_FORMAT;
+  version: number;
+  biEncoder: { name: string; dim: number; dir: string; maxLength: number };
+  storage: VectorStorage;
+  count: number;
+  nextId: number;
+  createdAt: string;
+}
+
+const MANIFEST_FORMAT = 'crossgate-collection';
+const FORMAT_VERSION = 1;
+const MANIFEST_FILE = 'collection.json';
+const DOCUMENTS_FILE = 'documents.jsonl';
+const VECTORS_FILE = 'vectors.cgvi';
+const DEFAULT_BATCH_SIZE = 64;
+
+interface StoredDocument extends CollectionDocument {
+  key: number; // the numeric id inside the VectorIndex
+}
+
+function describeDoc(i: number): string {
+  return `documents[${i}]`;
+}
+
+/** Checks one document's shape; returns it normalised (metadata omitted when absent). */
+function checkDocument(doc: unknown, i: number): CollectionDocument {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new TypeError(`${describeDoc(i)} is ${doc === null ? 'null' : Array.isArray(doc) ? 'an array' : typeof doc}; expected an object {id: string, text: string, metadata?: object}`);
+  }
+  const d = doc as Record<string, unknown>;
+  if (typeof d.id !== 'string' || d.id.length === 0) {
+    throw new TypeError(`${describeDoc(i)}.id is ${typeof d.id === 'string' ? 'empty' : typeof d.id}; expected a non-empty string`);
+  }
+  if (typeof d.text !== 'string') {
+    throw new TypeError(`${describeDoc(i)}.text (id "${d.id}") is ${typeof d.text}; expected a string`);
+  }
+  if (d.metadata !== undefined && (d.metadata === null || typeof d.metadata !== 'object' || Array.isArray(d.metadata))) {
+    throw new TypeError(`${describeDoc(i)}.metadata (id "${d.id}") must be a plain object when given`);
+  }
+  const out: CollectionDocument = { id: d.id, text: d.text };
+  if (d.metadata !== undefined) out.metadata = d.metadata as Record<string, unknown>;
+  return out;
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, path);
+}
+
+export class Collection {
+  readonly #encoder: BiEncoder;
+  readonly #index: VectorIndex;
+  readonly #byId = new Map<string, StoredDocument>();
+  readonly #byKey = new Map<number, StoredDocument>();
+  #nextKey = 0;
+
+  private constructor(encoder: BiEncoder, index: VectorIndex) {
+    this.#encoder = encoder;
+    this.#index = index;
+  }
+
+  /** An empty collection whose vectors come from `encoder`. */
+  static create(encoder: BiEncoder, opts: CollectionOptions = {}): Collection {
+    return new Collection(encoder, new VectorIndex({ dim: encoder.dim, storage: opts.storage ?? 'f32' }));
+  }
+
+  /** Reads a saved collection's manifest without loading vectors (the CLI uses it to find the bi-encoder). */
+  static async readManifest(dir: string): Promise<CollectionManifest> {
+    const path = join(dir, MANIFEST_FILE);
+    if (!existsSync(path)) {
+      throw new Error(`${resolve(dir)} is not a crossgate collection (no ${MANIFEST_FILE}); build one with \`crossgate index build\` or Collection.save()`);
+    }
+    let manifest: CollectionManifest;
+    try {
+      manifest = JSON.parse(await readFile(path, 'utf8')) as CollectionManifest;
+    } catch (e) {
+      throw new Error(`${path} is not valid JSON (${(e as Error).message}); the collection is damaged, rebuild it`);
+    }
+    if (manifest.format !== MANIFEST_FORMAT) throw new Error(`${path} has format "${String(manifest.format)}"; expected "${MANIFEST_FORMAT}"`);
+    if (manifest.version !== FORMAT_VERSION) {
+      throw new Error(`${path} is collection format version ${manifest.version}; this crossgate reads version ${FORMAT_VERSION}; rebuild the collection`);
+    }
+    return manifest;
+  }
+
+  /**
+   * Loads a collection saved by save(). `encoder` must produce vectors of the dimension the collection
+   * was built with; a different model of the same dimension loads but its scores mean nothing.
+   */
+  static async load(dir: string, encoder: BiEncoder): Promise<Collection> {
+    const manifest = await Collection.readManifest(dir);
+    if (manifest.biEncoder.dim !== encoder.dim) {
+      throw new Error(
+        `collection ${resolve(dir)} was built with bi-encoder "${manifest.biEncoder.name}" (dim ${manifest.biEncoder.dim}); ` +
+          `the loaded bi-encoder "${encoder.spec.name}" has dim ${encoder.dim}; load it with the same bi-encoder (${manifest.biEncoder.dir}) or rebuild the collection`,
+      );
+    }
+    const index = await VectorIndex.load(join(dir, VECTORS_FILE));
+    if (index.dim !== manifest.biEncoder.dim) {
+      throw new Error(`collection ${resolve(dir)}: ${VECTORS_FILE} has dim ${index.dim} but ${MANIFEST_FILE} says ${manifest.biEncoder.dim}; the collection is damaged, rebuild it`);
+    }
+    const c = new Collection(encoder, index);
+    const lines = (await readFile(join(dir, DOCUMENTS_FILE), 'utf8')).split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].length === 0) continue;
+      let doc: StoredDocument;
+      try {
+        doc = JSON.parse(lines[i]) as StoredDocument;
+      } catch (e) {
+        throw new Error(`collection ${resolve(dir)}: ${DOCUMENTS_FILE} line ${i + 1} is not valid JSON (${(e as Error).message}); the collection is damaged, rebuild it`);
+      }
+      c.#byId.set(doc.id, doc);
+      c.#byKey.set(doc.key, doc);
+    }
+    if (c.#byId.size !== index.count) {
+      throw new Error(`collection ${resolve(dir)}: ${DOCUMENTS_FILE} holds ${c.#byId.size} documents but the index holds ${index.count} vectors; the collection is damaged, rebuild it`);
+    }
+    c.#nextKey = manifest.nextId;
+    return c;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get dim(): number {
+    return this.#index.dim;
+  }
+
+  get biEncoder(): BiEncoder {
+    return this.#encoder;
+  }
+
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
+  get(id: string): CollectionDocument | undefined {
+    const d = this.#byId.get(id);
+    return d && publicDoc(d);
+  }
+
+  /** Every document, in insertion order. */
+  documents(): CollectionDocument[] {
+    return [...this.#byId.values()].map(publicDoc);
+  }
+
+  /**
+   * Embeds and indexes `docs`. Ids must be new: a duplicate (within `docs` or against the collection)
+   * fails before anything is embedded, so a failed call leaves the collection unchanged.
+   */
+  async add(docs: readonly CollectionDocument[], opts: AddOptions = {}): Promise<void> {
+    if (!Array.isArray(docs)) throw new TypeError(`documents must be an array of {id, text, metadata?}; got ${typeof docs}`);
+    const batchSize = opts.batchSize ?? DEFAULT_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize is ${batchSize}; expected a positive integer`);
+    const checked = docs.map(checkDocument);
+    const seen = new Map<string, number>();
+    checked.forEach((d, i) => {
+      const prev = seen.get(d.id);
+      if (prev !== undefined) throw new Error(`duplicate document id "${d.id}" at documents[${prev}] and documents[${i}]; ids must be unique`);
+      if (this.#byId.has(d.id)) throw new Error(`documents[${i}].id "${d.id}" is already in the collection; remove it first or use another id`);
+      seen.set(d.id, i);
+    });
+    const total = checked.length;
+    opts.onProgress?.(0, total);
+    for (let start = 0; start < total; start += batchSize) {
+      const chunk = checked.slice(start, start + batchSize);
+      const vectors = (await this.#encoder.embed(chunk.map((d) => d.text))).map(unit);
+      const keys = chunk.map((_, j) => this.#nextKey + j);
+      this.#index.add(keys, vectors);
+      this.#nextKey += chunk.length;
+      chunk.forEach((d, j) => {
+        const stored: StoredDocument = { key: keys[j], ...d };
+        this.#byId.set(d.id, stored);
+        this.#byKey.set(stored.key, stored);
+      });
+      opts.onProgress?.(Math.min(start + batchSize, total), total);
+    }
+  }
+
+  /** Removes documents by id; returns how many were present. Unknown ids are ignored. */
+  remove(ids: readonly string[]): number {
+    const keys: number[] = [];
+    for (const id of ids) {
+      const d = this.#byId.get(id);
+      if (!d) continue;
+      keys.push(d.key);
+      this.#byId.delete(id);
+      this.#byKey.delete(d.key);
+    }
+    if (keys.length > 0) this.#index.remove(keys);
+    return keys.length;
+  }
+
+  /** The `k` documents most similar to `query` by cosine similarity, best first. */
+  async search(query: string, k = 5): Promise<RetrievedDocument[]> {
+    if (typeof query !== 'string') throw new TypeError(`query is ${typeof query}; expected a string`);
+    if (query.trim().length === 0) throw new RangeError('query is empty; pass the text to search for');
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`k is ${k}; expected a positive integer (e.g. 5)`);
+    if (this.size === 0) return [];
+    const [vector] = await this.#encoder.embed([query]);
+    const hits = await this.#index.search(unit(vector), Math.min(k, this.size));
+    return hits.map((h) => {
+      const d = this.#byKey.get(h.id);
+      if (!d) throw new Error(`internal: index returned id ${h.id} that the collection does not hold`);
+      return { ...publicDoc(d), score: h.score };
+    });
+  }
+
+  /** Writes the collection to `dir` (created if missing); each file is replaced atomically. */
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await this.#index.save(join(dir, VECTORS_FILE));
+    const docs = [...this.#byId.values()].map((d) => JSON.stringify(d)).join('\n');
+    await writeAtomic(join(dir, DOCUMENTS_FILE), docs.length > 0 ? docs + '\n' : '');
+    const spec = this.#encoder.spec;
+    const manifest: CollectionManifest = {
+      format: MANIFEST_FORMAT,
+      version: FORMAT_VERSION,
+      biEncoder: { name: spec.name, dim: this.#encoder.dim, dir: resolve(spec.dir), maxLength: spec.maxLength },
+      storage: this.#index.storage,
+      count: this.size,
+      nextId: this.#nextKey,
+      createdAt: new Date().toISOString(),
+    };
+    // The manifest goes last, so an interrupted first save leaves no directory that claims to be a collection.
+    await writeAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  }
+}
+
+/**
+ * The index ranks by inner product; unit vectors make that the cosine whether or not the model ends
+ * in a Normalize module. A zero vector stays zero (it matches nothing rather than becoming NaN).
+ */
+function unit(v: Float32Array): Float32Array {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) n += v[i] * v[i];
+  if (n === 0 || Math.abs(n - 1) < 1e-6) return v;
+  const inv = 1 / Math.sqrt(n);
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
+  return out;
+}
+
+function publicDoc(d: StoredDocument): CollectionDocument {
+  const out: CollectionDocument = { id: d.id, text: d.text };
+  if (d.metadata !== undefined) out.metadata = d.metadata;
+  return out;
+}
