@@ -25,7 +25,8 @@ export function createProgress(label: string, opts: { stream?: NodeJS.WriteStrea
     );
     let started = false;
     return {
-      update(done, total) {
+      update(rawDone, total) {
+        const done = Math.round(rawDone);
         if (!started) {
           bar.start(total, done);
           started = true;
@@ -42,7 +43,9 @@ export function createProgress(label: string, opts: { stream?: NodeJS.WriteStrea
   let nextFraction = 0;
   let last = -1;
   return {
-    update(done, total) {
+    update(rawDone, total) {
+      // Producers may report fractional work units (the generator counts half-steps); show whole ones.
+      const done = Math.round(rawDone);
       const f = total > 0 ? done / total : 1;
       if (done === last) return;
       if (f >= nextFraction || done === total) {
