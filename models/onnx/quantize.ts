@@ -1,6 +1,8 @@
 // Dynamic int8 quantization of an ONNX model, written the way onnxruntime's quantize_dynamic writes it:
 // int8 weights + DynamicQuantizeLinear(uint8) -> MatMulInteger -> Cast -> Mul(scales); Gather tables stay int8.
-import { DataType, makeNode, makeTensor, tensorDims, tensorFloats, type ModelProto, type NodeProto, type TensorProto } from './graph.js';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import { DataType, decodeModel, encodeModel, makeNode, makeTensor, onnx, tensorDims, tensorFloats, type ModelProto, type NodeProto, type TensorProto } from './graph.js';
 
 export interface QuantizeOptions {
   /** One scale per output column of each MatMul weight instead of one per tensor (more accurate, same size). */
@@ -144,4 +146,78 @@ export function quantizeDynamic(model: ModelProto, opts: QuantizeOptions = {}): 
     model: { ...model, graph: { ...graph, node: nodes, initializer } },
     report,
   };
+}
+
+/** The lowest ai.onnx opset with DynamicQuantizeLinear, which the quantized graph needs. */
+const MIN_OPSET = 11;
+
+/**
+ * Reads tensors an exporter stored outside the .onnx file (location/offset/length entries, as torch and
+ * Optimum write for large models) into raw_data, so the quantizer sees every weight.
+ */
+export function inlineExternalData(model: ModelProto, baseDir: string): number {
+  let count = 0;
+  const files = new Map<string, Buffer>();
+  for (const t of model.graph?.initializer ?? []) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const entry = (k: string): string | undefined => (t.externalData ?? []).find((e) => e.key === k)?.value ?? undefined;
+    const location = entry('location');
+    if (!location) throw new Error(`tensor '${t.name}' is marked external but names no location`);
+    const path = resolvePath(baseDir, location);
+    let data = files.get(path);
+    if (!data) {
+      if (!existsSync(path)) throw new Error(`tensor '${t.name}' keeps its data in ${location}, which is not next to the model (${path}); copy it there`);
+      data = readFileSync(path);
+      files.set(path, data);
+    }
+    const offset = Number(entry('offset') ?? 0);
+    const length = entry('length') !== undefined ? Number(entry('length')) : data.length - offset;
+    if (offset < 0 || offset + length > data.length) throw new Error(`tensor '${t.name}': bytes ${offset}..${offset + length} lie outside ${location} (${data.length} bytes)`);
+    t.rawData = new Uint8Array(data.buffer, data.byteOffset + offset, length);
+    t.externalData = [];
+    t.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    count++;
+  }
+  return count;
+}
+
+export interface QuantizeFileResult {
+  report: QuantizeReport;
+  bytes: { input: number; output: number };
+  /** Initializers read from external data files. */
+  externalTensors: number;
+}
+
+/**
+ * Quantizes an fp32 ONNX file (the generator's, or any BERT-family export such as Optimum's) into
+ * `outPath`, written via a temp file and a rename so a reader never sees half a model and a symlink at
+ * `outPath` (a hub-cache snapshot entry) is replaced rather than written through.
+ */
+export function quantizeOnnxFile(inPath: string, outPath: string, opts: QuantizeOptions = {}): QuantizeFileResult {
+  const input = readFileSync(inPath);
+  const model = decodeModel(input);
+  const opset = (model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
+  const version = opset ? Number(opset.version ?? 0) : 0;
+  if (version < MIN_OPSET) {
+    throw new Error(`${inPath} uses ai.onnx opset ${version}; dynamic quantization needs opset ${MIN_OPSET} or later (DynamicQuantizeLinear); re-export it with \`optimum-cli export onnx --opset 14\``);
+  }
+  if ((model.graph?.node ?? []).some((n) => n.opType === 'MatMulInteger' || n.opType === 'DynamicQuantizeLinear')) {
+    throw new Error(`${inPath} is already quantized (it has MatMulInteger/DynamicQuantizeLinear nodes); quantize the fp32 model instead`);
+  }
+  const externalTensors = inlineExternalData(model, dirname(inPath));
+  const { model: q, report } = quantizeDynamic(model, opts);
+  if (report.matmuls === 0) {
+    throw new Error(`${inPath} has no MatMul with a constant float weight to quantize; fused graphs (ORT transformer-optimised Attention/FastGelu) are not supported: quantize the plain export (onnx/model.onnx)`);
+  }
+  const bytes = encodeModel(q);
+  mkdirSync(dirname(outPath), { recursive: true });
+  const tmp = `${outPath}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, outPath);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  return { report, bytes: { input: input.length, output: bytes.length }, externalTensors };
 }

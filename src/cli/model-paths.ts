@@ -1,9 +1,9 @@
-// Finds the models a command runs: an explicit directory, else a Hugging Face hub cache snapshot that
-// holds an ONNX export, else a generated random-weight clone (built once, with progress).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+// Finds the models a command runs: an explicit directory or cached hub repo id, else a Hugging Face hub
+// cache snapshot that holds an ONNX export, else a generated random-weight clone (built once, with progress).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ensureGenerated, type Preset } from '../../models/generate.js';
+import { findCachedSnapshot, HubError, hubCacheDir, isRepoRef, resolveModelRef } from '../models/hub/index.js';
 import { createProgress } from './progress.js';
 
 /** Where a model directory came from; `generated` models have random weights and meaningless scores. */
@@ -16,52 +16,34 @@ export interface ResolvedModel {
   randomWeights: boolean;
 }
 
-/** The hub caches searched, in the order huggingface_hub itself uses. */
+/**
+ * The hub cache, resolved the way huggingface_hub resolves it ($HF_HUB_CACHE, else $HF_HOME/hub, else
+ * ~/.cache/huggingface/hub): one folder, so crossgate and Python always agree on where models are.
+ */
 export function hubCacheDirs(env: NodeJS.ProcessEnv = process.env): string[] {
-  const dirs: string[] = [];
-  if (env.HF_HUB_CACHE) dirs.push(env.HF_HUB_CACHE);
-  if (env.HF_HOME) dirs.push(join(env.HF_HOME, 'hub'));
-  dirs.push(join(homedir(), '.cache', 'huggingface', 'hub'));
-  return [...new Set(dirs.map((d) => resolve(d)))];
-}
-
-function hasOnnx(dir: string): boolean {
-  if (existsSync(join(dir, 'model.onnx'))) return true;
-  const onnxDir = join(dir, 'onnx');
-  try {
-    return statSync(onnxDir).isDirectory() && readdirSync(onnxDir).some((f) => f.endsWith('.onnx'));
-  } catch {
-    return false;
-  }
+  return [hubCacheDir(env)];
 }
 
 /**
- * The snapshot directory of `repoId` (e.g. "cross-encoder/ms-marco-MiniLM-L-6-v2") in a hub cache that
+ * The snapshot directory of `repoId` (e.g. "cross-encoder/ms-marco-MiniLM-L-6-v2") in the hub cache that
  * has an ONNX file and a tokenizer.json, preferring the revision refs/main points at; null if none.
  */
 export function findHubSnapshot(repoId: string, env: NodeJS.ProcessEnv = process.env): string | null {
-  const folder = 'models--' + repoId.replace(/\//g, '--');
-  for (const cache of hubCacheDirs(env)) {
-    const base = join(cache, folder);
-    const snapshots = join(base, 'snapshots');
-    if (!existsSync(snapshots)) continue;
-    const revs: string[] = [];
-    try {
-      revs.push(readFileSync(join(base, 'refs', 'main'), 'utf8').trim());
-    } catch {
-      // no refs/main: fall back to any snapshot
-    }
-    try {
-      revs.push(...readdirSync(snapshots).sort());
-    } catch {
-      continue;
-    }
-    for (const rev of revs) {
-      const dir = join(snapshots, rev);
-      if (rev && existsSync(join(dir, 'tokenizer.json')) && hasOnnx(dir)) return dir;
-    }
+  const hit = findCachedSnapshot(hubCacheDir(env), repoId, 'main');
+  return hit.found ? hit.dir : null;
+}
+
+/**
+ * What a --model / --bi-encoder / --cross-encoder value names: a directory (used as is) or a hub repo id
+ * "org/name[@rev]" already in the cache (see `crossgate models pull`). The error names the flag.
+ */
+export function resolveModelArg(flag: string, value: string, opts: { quantized?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
+  try {
+    return resolveModelRef(value, opts);
+  } catch (e) {
+    if (e instanceof HubError) throw new HubError(e.code, `${flag} ${value}: ${e.message}`, { status: e.status, cause: e });
+    throw e;
   }
-  return null;
 }
 
 /**
@@ -85,17 +67,26 @@ export const HUB_REPOS = {
   bi: 'sentence-transformers/all-MiniLM-L6-v2',
 } as const;
 
+/** ONNX mirrors of the same checkpoints (transformers.js exports), tried when the originals are not cached. */
+export const HUB_MIRRORS = {
+  cross: ['Xenova/ms-marco-MiniLM-L-6-v2'],
+  bi: ['Xenova/all-MiniLM-L6-v2'],
+} as const;
+
 const PRESETS: Record<'cross' | 'bi', Preset> = { cross: 'minilm-l6-cross', bi: 'minilm-l6-bi' };
 
 /** An explicit dir, else the hub cache, else the full-size generated clone (built once). */
 export async function resolveDemoModel(which: 'cross' | 'bi', explicit: string | undefined): Promise<ResolvedModel> {
   if (explicit !== undefined) {
-    const dir = resolve(explicit);
-    if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist; pass a directory with config.json, tokenizer.json and an ONNX file`);
-    return { dir, origin: 'explicit', randomWeights: isGeneratedModel(dir) };
+    const fromHub = isRepoRef(explicit);
+    const dir = resolveModelArg(which === 'cross' ? '--model' : '--bi-encoder', explicit);
+    if (!existsSync(dir)) throw new Error(`model directory ${dir} does not exist; pass a directory with config.json, tokenizer.json and an ONNX file, or a hub repo id (org/name) pulled with \`crossgate models pull\``);
+    return { dir, origin: fromHub ? 'hf-cache' : 'explicit', randomWeights: isGeneratedModel(dir) };
   }
-  const cached = findHubSnapshot(HUB_REPOS[which]);
-  if (cached) return { dir: cached, origin: 'hf-cache', randomWeights: isGeneratedModel(cached) };
+  for (const repo of [HUB_REPOS[which], ...HUB_MIRRORS[which]]) {
+    const cached = findHubSnapshot(repo);
+    if (cached) return { dir: cached, origin: 'hf-cache', randomWeights: isGeneratedModel(cached) };
+  }
   const preset = PRESETS[which];
   const progress = createProgress(`generating ${preset}`);
   try {
