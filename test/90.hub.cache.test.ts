@@ -1,5 +1,6 @@
 // The hub cache shared with Python: a huggingface_hub-made layout is found and loaded, repo ids resolve
 // everywhere a model dir is taken, and `crossgate models pull|list|rm` behave as their help says.
+import { loadModelDir } from '../src/models/model-dir.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -103,6 +104,26 @@ describe('hub cache', () => {
     assert.equal(m.snapshots.length, 2);
     // A pinned revision that lacks the files is reported exactly.
     assert.throws(() => resolveModelRef(`cross-encoder/ms-marco-MiniLM-L-6-v2@${OLD_COMMIT}`, { env }), (e: Error) => e instanceof HubError && /lacks tokenizer\.json, onnx\/model\.onnx or model\.onnx/.test(e.message) && /crossgate models pull cross-encoder\/ms-marco-MiniLM-L-6-v2@fedcba/.test(e.message));
+  });
+
+  it('the library loads a cached repo id wherever it takes a model directory, named by its repo id', async () => {
+    const home = join(root, 'lib-home');
+    const snap = pythonCache(join(home, 'hub'), 'cross-encoder/ms-marco-MiniLM-L-6-v2', crossDir, ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'onnx/model.onnx']);
+    const saved = { HF_HOME: process.env.HF_HOME, HF_HUB_CACHE: process.env.HF_HUB_CACHE };
+    process.env.HF_HOME = home;
+    delete process.env.HF_HUB_CACHE;
+    try {
+      const spec = loadModelDir('cross-encoder/ms-marco-MiniLM-L-6-v2');
+      assert.equal(spec.dir, snap);
+      assert.equal(spec.name, 'cross-encoder/ms-marco-MiniLM-L-6-v2');
+      assert.equal(spec.kind, 'cross-encoder');
+      assert.throws(() => loadModelDir('cross-encoder/not-pulled-yet'), (e: Error) => /crossgate models pull cross-encoder\/not-pulled-yet/.test(e.message));
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 
   it('turns every --model repo id into its snapshot, a missing one into an error naming the flag and the pull command', async () => {

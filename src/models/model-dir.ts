@@ -1,7 +1,9 @@
 // Reads a Hugging Face model directory (config.json, tokenizer.json, ONNX files, sentence-transformers
 // modules) into a ModelSpec: which file to run, what kind of model it is, and how to pool and score it.
 import { existsSync, readdirSync, readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { isRepoRef, resolveModelRef } from './hub/resolve.js';
+import { repoIdFromFolder } from './hub/repo-id.js';
 
 export type ModelKind = 'cross-encoder' | 'bi-encoder';
 export type Pooling = 'mean' | 'cls' | 'max';
@@ -189,7 +191,8 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
     throw new TypeError(`'kind' is invalid: ${JSON.stringify(opts.kind)}; expected 'cross-encoder' or 'bi-encoder'`);
   }
   if (typeof dir !== 'string' || dir === '') throw new TypeError(`'dir' is invalid: ${JSON.stringify(dir)}; expected the path of a model directory`);
-  const abs = resolve(dir);
+  // A hub repo id ("org/name[@rev]") that is not a path on disk resolves through the HF cache, offline.
+  const abs = isRepoRef(dir) ? resolveModelRef(dir, { quantized: opts.quantized }) : resolve(dir);
   if (!existsSync(abs)) throw new ModelDirError(abs, 'does not exist; pass the folder that holds config.json, tokenizer.json and the ONNX files');
   if (!statSync(abs).isDirectory()) throw new ModelDirError(abs, 'is a file, not a directory; pass the folder that holds it');
 
@@ -256,7 +259,7 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
 
   return {
     dir: abs,
-    name: basename(abs),
+    name: modelName(abs),
     kind,
     onnxPath,
     onnxFiles: { fp32: files.fp32, quantized: files.quantized },
@@ -269,4 +272,15 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
     pooling: st.pooling,
     normalize: st.normalize,
   };
+}
+
+
+/** A snapshot in the HF cache (…/models--org--name/snapshots/<rev>) is named by its repo id, not its commit. */
+function modelName(abs: string): string {
+  const parent = dirname(abs);
+  if (basename(parent) === 'snapshots') {
+    const repoId = repoIdFromFolder(basename(dirname(parent)));
+    if (repoId) return repoId;
+  }
+  return basename(abs);
 }
