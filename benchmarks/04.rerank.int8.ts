@@ -1,0 +1,222 @@
+// Trial 4: int8 against fp32. Headline: CrossEncoder.score throughput with quantized=true vs false on
+// workload (a), and top-10 agreement of the int8 rankings with fp32 on the same pairs. Then the variants
+// tried on raw ORT sessions (per-channel weights, session options), fp32/int8 per fixed shape (b), and
+// ORT's per-operator profile of both models, which says where the time left after int8 goes.
+import { mkdirSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type * as ort from 'onnxruntime-node';
+import { CrossEncoder } from '../src/infer/cross-encoder.js';
+import { Tokenizer } from '../src/tokenize/index.js';
+import { padBatch } from '../src/tokenize/pad.js';
+import { decodeModel, encodeModel } from '../models/onnx/graph.js';
+import { quantizeDynamic } from '../models/onnx/quantize.js';
+import { fuseBert } from './lib/fuse.js';
+import { crossModel, CROSS_PRESET } from './lib/models.js';
+import { opProfile, plannedBatches, rawSession, runAll, feeds } from './lib/ort-raw.js';
+import { interleave, median, ratios, timeMs } from './lib/stats.js';
+import { figure, ratio, standalone, type Trial } from './lib/trial.js';
+import { fixedShapePairs, FIXED_BATCHES, FIXED_SEQ_LENS, ragWorkload } from './lib/workload.js';
+
+/** Mean over queries of |top-k(a) ∩ top-k(b)| / k. */
+export function topKAgreement(a: Float32Array[], b: Float32Array[], k = 10): number {
+  let sum = 0;
+  for (let q = 0; q < a.length; q++) {
+    const top = (x: Float32Array): Set<number> => new Set(Array.from(x.keys()).sort((i, j) => x[j] - x[i] || i - j).slice(0, k));
+    const ta = top(a[q]);
+    let hit = 0;
+    for (const i of top(b[q])) if (ta.has(i)) hit++;
+    sum += hit / Math.min(k, a[q].length);
+  }
+  return sum / a.length;
+}
+
+interface Variant { name: string; path: string; config?: Record<string, string>; note: string }
+
+export const trial: Trial = {
+  id: '04',
+  file: '04.rerank.int8.ts',
+  title: 'int8 vs fp32 (throughput and top-10 agreement; variants, shapes, profile)',
+  async run({ quick, machine, log }) {
+    const threads = machine.cores;
+    const model = await crossModel();
+    const rounds = quick ? 3 : 5;
+    const nq = quick ? 1 : 6;
+    const agreeQueries = quick ? 4 : 6;
+    const work = ragWorkload(nq, { seed: 404 });
+    const pairs = nq * 100;
+    const notes: string[] = [];
+    const tables: NonNullable<Awaited<ReturnType<Trial['run']>>['tables']> = [];
+
+    // ---- Headline: the library, int8 vs fp32, same pairs.
+    const fp32 = await CrossEncoder.load(model.dir, { workers: 1, threads });
+    const int8 = await CrossEncoder.load(model.dir, { workers: 1, threads, quantized: true });
+    // The same cores as one single-threaded session per core (no intra-op pool, so no spinning).
+    const fp32w = await CrossEncoder.load(model.dir, { workers: threads, threads: 1 });
+    const int8w = await CrossEncoder.load(model.dir, { workers: threads, threads: 1, quantized: true });
+    const scores: Record<string, Float32Array[]> = { fp32: [], int8: [], fp32w: [], int8w: [] };
+    let res: Record<string, number[]>;
+    try {
+      const run = (enc: CrossEncoder, key: string) => async (): Promise<number> => {
+        const got: Float32Array[] = [];
+        const ms = await timeMs(async () => { for (const q of work.queries) got.push((await enc.score(q.query, q.passages)).logits); });
+        scores[key] = got;
+        return pairs / (ms / 1000);
+      };
+      await fp32.score(work.queries[0].query, work.queries[0].passages.slice(0, 16));
+      await int8.score(work.queries[0].query, work.queries[0].passages.slice(0, 16));
+      await fp32w.score(work.queries[0].query, work.queries[0].passages.slice(0, 16));
+      await int8w.score(work.queries[0].query, work.queries[0].passages.slice(0, 16));
+      res = await interleave(rounds, [
+        { name: 'fp32', run: run(fp32, 'fp32') }, { name: 'int8', run: run(int8, 'int8') },
+        { name: 'fp32w', run: run(fp32w, 'fp32w') }, { name: 'int8w', run: run(int8w, 'int8w') },
+      ], (r, got) => log(`  round ${r + 1}: ${Object.entries(got).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')} pairs/s`));
+      // Agreement needs more than the one query --quick times: score a few more, untimed.
+      for (const q of ragWorkload(agreeQueries, { seed: 404 }).queries.slice(nq)) {
+        scores.fp32.push((await fp32.score(q.query, q.passages)).logits);
+        scores.int8.push((await int8.score(q.query, q.passages)).logits);
+      }
+    } finally {
+      await Promise.all([fp32.close(), int8.close(), fp32w.close(), int8w.close()]);
+    }
+    const agreement = topKAgreement(scores.fp32, scores.int8, 10);
+
+    // ---- Variants on raw sessions over the same micro-batches the library would run.
+    const tok = Tokenizer.fromFile(join(model.dir, 'tokenizer.json'));
+    let rawNoSpin: number[] = [];
+    let rawFused: number[] = [];
+    // --quick runs the variants over the first 50 candidates of the query (same length distribution).
+    const q0 = { query: work.queries[0].query, passages: work.queries[0].passages.slice(0, quick ? 50 : 100) };
+    const enc = tok.encodeRaggedSync(new Array<string>(q0.passages.length).fill(q0.query), q0.passages);
+    const batches = plannedBatches(enc, tok.padId);
+    const dir = join(tmpdir(), `crossgate-bench-variants-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    try {
+      const perChannel = join(dir, 'model_quantized_per_channel.onnx');
+      const fp32Model = decodeModel(readFileSync(model.fp32));
+      writeFileSync(perChannel, encodeModel(quantizeDynamic(fp32Model, { perChannel: true }).model));
+      const noGather = join(dir, 'model_quantized_no_gather.onnx');
+      writeFileSync(noGather, encodeModel(quantizeDynamic(fp32Model, { perChannel: false, quantizeGather: false }).model));
+      const fusedFp32 = join(dir, 'model_fused.onnx');
+      const fuseReport = fuseBert(fp32Model, 12);
+      writeFileSync(fusedFp32, encodeModel(fuseReport.model));
+      const fusedInt8 = join(dir, 'model_quantized_fused.onnx');
+      writeFileSync(fusedInt8, encodeModel(fuseBert(decodeModel(readFileSync(model.int8)), 12).model));
+      notes.push(`fused variants: ${fuseReport.report.attention} attention blocks -> com.microsoft MultiHeadAttention, ${fuseReport.report.skipLayerNorm} residual Add+LayerNormalization -> SkipLayerNormalization (benchmarks/lib/fuse.ts; ORT's level-2 fusions find neither in the generated graph)`);
+      const noSpin = { 'session.intra_op.allow_spinning': '0' };
+      const variants: Variant[] = [
+        { name: 'fp32', path: model.fp32, note: 'model.onnx, graph optimisation all (as the library runs it)' },
+        { name: 'fp32 no-spin', path: model.fp32, config: noSpin, note: "session.intra_op.allow_spinning='0'" },
+        { name: 'fp32 fused no-spin', path: fusedFp32, config: noSpin, note: 'MultiHeadAttention + SkipLayerNormalization' },
+        { name: 'int8 dynamic per-tensor (shipped)', path: model.int8, note: 'u8 activations x s8 weights, DynamicQuantizeMatMul/MatMulIntegerToFloat (AMX tdpbusd)' },
+        { name: 'int8 dynamic per-channel', path: perChannel, note: 'one weight scale per output column' },
+        { name: 'int8 no-spin', path: model.int8, config: noSpin, note: "as shipped, allow_spinning='0'" },
+        { name: 'int8 fused', path: fusedInt8, note: 'shipped int8 + MultiHeadAttention + SkipLayerNormalization' },
+        { name: 'int8 fused no-spin', path: fusedInt8, config: noSpin, note: 'both levers' },
+        ...(quick ? [] : [
+          { name: 'int8 fp32 embeddings', path: noGather, note: 'Gather tables left fp32' },
+          { name: 'int8 gelu-approx', path: model.int8, config: { 'optimization.enable_gelu_approximation': '1' }, note: 'tanh GELU (changes results slightly)' },
+        ]),
+      ];
+      const sessions: ort.InferenceSession[] = [];
+      for (const v of variants) sessions.push(await rawSession(v.path, { threads, config: v.config }));
+      try {
+        // Warm-up over every batch, keeping each variant's scores to check its ranking against fp32.
+        const flat = (xs: Float32Array[]): Float32Array => Float32Array.from(xs.flatMap((x) => Array.from(x)));
+        const got: Float32Array[] = [];
+        for (const s of sessions) got.push(flat(await runAll(s, batches)));
+        const rawRounds = quick ? 2 : 4;
+        const raw = await interleave(rawRounds, variants.map((v, i) => ({
+          name: v.name,
+          run: async (): Promise<number> => q0.passages.length / ((await timeMs(() => runAll(sessions[i], batches))) / 1000),
+        })));
+        const base = raw.fp32;
+        tables.push({
+          title: `variants on raw ORT sessions (${q0.passages.length} pairs of workload (a), ${batches.length} length-sorted micro-batches, ${threads} threads, median of ${rawRounds} interleaved rounds)`,
+          columns: ['variant', 'pairs/s', 'x fp32 (same round)', 'top-10 vs fp32', 'what it is'],
+          rows: variants.map((v, i) => [v.name, median(raw[v.name]), median(ratios(raw[v.name], base)), topKAgreement([got[0]], [got[i]], 10), v.note]),
+        });
+        rawNoSpin = ratios(raw['int8 no-spin'], raw['fp32 no-spin']);
+        rawFused = ratios(raw['int8 fused no-spin'], raw['fp32 no-spin']);
+      } finally {
+        await Promise.all(sessions.map((s) => s.release()));
+      }
+
+      // ---- Fixed shapes (b): fp32 vs int8 tokens/ms per (seqLen, batch).
+      const sf = await rawSession(model.fp32, { threads });
+      const si = await rawSession(model.int8, { threads });
+      try {
+        const rows: (string | number)[][] = [];
+        const shapeRounds = quick ? 1 : 3;
+        for (const L of FIXED_SEQ_LENS) {
+          for (const B of FIXED_BATCHES) {
+            const p = fixedShapePairs(L, B);
+            const e = tok.encodeRaggedSync(new Array<string>(B).fill(p.query), p.passages, { maxLength: L });
+            const rowsIdx = Int32Array.from({ length: B }, (_, i) => i);
+            const b = padBatch(e, rowsIdx, tok.padId);
+            if (b.seqLen !== L) throw new Error(`fixed shape ${L}x${B}: pairs encode to ${b.seqLen} tokens; the workload generator is off`);
+            const f = feeds(b);
+            await sf.run(f); await si.run(f);
+            const reps = Math.max(1, Math.round(2048 / (L * B)));
+            const r = await interleave(shapeRounds, [
+              { name: 'fp32', run: async () => (L * B * reps) / (await timeMs(async () => { for (let i = 0; i < reps; i++) await sf.run(f); })) },
+              { name: 'int8', run: async () => (L * B * reps) / (await timeMs(async () => { for (let i = 0; i < reps; i++) await si.run(f); })) },
+            ]);
+            rows.push([`${L} x ${B}`, median(r.fp32), median(r.int8), median(ratios(r.int8, r.fp32))]);
+          }
+        }
+        tables.push({ title: `fixed shapes (b): tokens/ms, ${threads} threads`, columns: ['seqLen x batch', 'fp32', 'int8', 'int8 / fp32'], rows });
+      } finally {
+        await Promise.all([sf.release(), si.release()]);
+      }
+
+      // ---- Where the time goes: ORT's profile per operator type, both models, the same batches.
+      const profiles: Record<string, { op: string; ms: number; share: number }[]> = {};
+      for (const [name, path] of [['fp32', model.fp32], ['int8', model.int8]] as const) {
+        const prefix = join(dir, `profile_${name}`);
+        const s = await rawSession(path, { threads, profilePrefix: prefix });
+        await runAll(s, batches);
+        await runAll(s, batches);
+        // Per-run kernel time over the warm pass, then scaled from per-run to the whole pass.
+        profiles[name] = opProfile(s, prefix, batches.length).map((p) => ({ ...p, ms: p.ms * batches.length }));
+        await s.release();
+      }
+      const ops = [...new Set([...profiles.fp32.slice(0, 10), ...profiles.int8.slice(0, 10)].map((p) => p.op))];
+      const cell = (name: string, op: string): string => {
+        const p = profiles[name].find((x) => x.op === op);
+        return p ? `${p.ms.toFixed(0)} ms (${(p.share * 100).toFixed(0)}%)` : '-';
+      };
+      tables.push({ title: `ORT profile: kernel time per operator type over the ${q0.passages.length} pairs (warm pass; the cold one is skipped)`, columns: ['operator', 'fp32', 'int8'], rows: ops.map((op) => [op, cell('fp32', op), cell('int8', op)]) });
+      const sum = (name: string, pred: (op: string) => boolean): number => profiles[name].filter((p) => pred(p.op)).reduce((a, p) => a + p.ms, 0);
+      const denseInt8 = (op: string): boolean => ['DynamicQuantizeMatMul', 'MatMulIntegerToFloat', 'DynamicQuantizeLinear', 'MatMulInteger'].includes(op);
+      const totalF = sum('fp32', () => true);
+      const totalI = sum('int8', () => true);
+      notes.push(`profile: int8 spends ${sum('int8', denseInt8).toFixed(0)} of ${totalI.toFixed(0)} ms in the quantized dense layers; ` +
+        `the other ${(totalI - sum('int8', denseInt8)).toFixed(0)} ms (attention matmuls, Softmax, Add, Gelu, LayerNormalization, Transpose) stay fp32; ` +
+        `fp32 total ${totalF.toFixed(0)} ms, so kernel-time ratio ${(totalF / totalI).toFixed(2)}x.`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    return {
+      peer: 'crossgate fp32 (same CrossEncoder, model.onnx)',
+      settings: { model: CROSS_PRESET, ep: 'cpu', threads, 'workers (headline)': 1, workload: `(a) ${nq} queries x 100 passages per round`, rounds },
+      figures: [
+        figure(`crossgate int8 (1 worker x ${threads} threads)`, 'pairs/s', res.int8), figure(`crossgate fp32 (1 worker x ${threads} threads)`, 'pairs/s', res.fp32),
+        figure(`crossgate int8 (${threads} workers x 1 thread)`, 'pairs/s', res.int8w), figure(`crossgate fp32 (${threads} workers x 1 thread)`, 'pairs/s', res.fp32w),
+      ],
+      ratios: [
+        ratio('int8 / fp32 throughput (library defaults: 1 worker)', ratios(res.int8, res.fp32), { name: 'int8 >= 2.5x fp32', op: '>=', value: 2.5 }),
+        ratio(`int8 / fp32 throughput (${threads} workers x 1 thread)`, ratios(res.int8w, res.fp32w)),
+        ratio(`int8 ${threads}x1 / fp32 library default`, ratios(res.int8w, res.fp32)),
+        ratio(`top-10 agreement int8 vs fp32 (${scores.fp32.length} queries x 100)`, [agreement], { name: 'agreement >= 0.9', op: '>=', value: 0.9 }),
+        ratio('raw ORT, spinning off both: int8 / fp32', rawNoSpin),
+        ratio('raw ORT, spinning off both: int8 fused / fp32 (unfused)', rawFused),
+      ],
+      notes,
+      tables,
+    };
+  },
+};
+
+await standalone(trial, import.meta.url);
