@@ -66,20 +66,7 @@ export function planMicroBatches(lengths: ArrayLike<number>, opts: PlanOptions):
   const sorted = new Float64Array(n);
   for (let i = 0; i < n; i++) sorted[i] = lengths[order[i]];
 
-  const best = new Float64Array(n + 1); // best[i]: min cost of items i..n-1
-  const take = new Int32Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    const len = Math.max(1, sorted[i]);
-    const kMax = Math.min(rowCap, n - i, Math.max(1, Math.floor(budget / len)));
-    let bestCost = Infinity;
-    let bestK = 1;
-    for (let k = 1; k <= kMax; k++) {
-      const c = k * len + overhead + best[i + k];
-      if (c <= bestCost) { bestCost = c; bestK = k; } // ties: fewer, larger batches
-    }
-    best[i] = bestCost;
-    take[i] = bestK;
-  }
+  const take = planCuts(sorted, budget, rowCap, overhead);
 
   const batches: MicroBatch[] = [];
   let realTokens = 0;
@@ -97,6 +84,31 @@ export function planMicroBatches(lengths: ArrayLike<number>, opts: PlanOptions):
   }
   batches.sort((a, b) => b.paddedTokens - a.paddedTokens);
   return { batches, stats: { batches: batches.length, realTokens, paddedTokens } };
+}
+
+/**
+ * The cut step of planMicroBatches, shared with the Scheduler: over lengths sorted longest first,
+ * take[i] is the row count of the batch that starts at i in the cheapest plan of items i..n-1, where a
+ * batch of k rows starting at length L costs k*L + overhead, with k*L <= budget (a lone longer row
+ * still runs) and k <= rowCap. Walk i += take[i] from 0 to read the plan.
+ */
+export function planCuts(sorted: ArrayLike<number>, budget: number, rowCap: number, overhead: number): Int32Array {
+  const n = sorted.length;
+  const best = new Float64Array(n + 1); // best[i]: min cost of items i..n-1
+  const take = new Int32Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const len = Math.max(1, sorted[i]);
+    const kMax = Math.min(rowCap, n - i, Math.max(1, Math.floor(budget / len)));
+    let bestCost = Infinity;
+    let bestK = 1;
+    for (let k = 1; k <= kMax; k++) {
+      const c = k * len + overhead + best[i + k];
+      if (c <= bestCost) { bestCost = c; bestK = k; } // ties: fewer, larger batches
+    }
+    best[i] = bestCost;
+    take[i] = bestK;
+  }
+  return take;
 }
 
 export function addStats(into: BatchStats, s: BatchStats): BatchStats {

@@ -1,12 +1,13 @@
 // BiEncoder: sentence embeddings from an encoder ONNX model run in worker threads; pooling (mean over
 // the attention mask, CLS or max) and L2 normalisation happen in the worker, per the model's config.
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer, type EncodeOptions } from '../tokenize/index.js';
+import { Tokenizer } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, runPlanned } from './engine.js';
+import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
-import { resolveInferOptions, type InferOptions, type ResolvedInferOptions } from './options.js';
+import { resolveInferOptions, type InferOptions } from './options.js';
 import { WorkerPool } from './pool.js';
+import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
 
 export interface Embeddings {
   dim: number;
@@ -20,15 +21,16 @@ export class BiEncoder {
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
   readonly dim: number;
+  /** Every embed() call goes through this one scheduler (queue counters, `onBatch` hook for metrics). */
+  readonly scheduler: Scheduler;
   readonly #pool: WorkerPool;
-  readonly #opts: ResolvedInferOptions;
 
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, opts: ResolvedInferOptions) {
+  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, scheduler: Scheduler) {
     this.spec = spec;
     this.tokenizer = tokenizer;
     this.dim = spec.hiddenSize;
     this.#pool = pool;
-    this.#opts = opts;
+    this.scheduler = scheduler;
   }
 
   /** Loads a bi-encoder model directory (sentence-transformers layout) and starts its worker sessions. */
@@ -44,34 +46,53 @@ export class BiEncoder {
       cudaFallbackToCpu: o.cudaFallbackToCpu,
       task: { kind: 'embed', pooling: spec.pooling, normalize: spec.normalize },
     }, o.workers);
-    return new BiEncoder(spec, tokenizer, pool, o);
+    return new BiEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
   }
+
+  /** Queue counters now (rows and tokens waiting, batches running). */
+  stats(): SchedulerStats { return this.scheduler.stats(); }
 
   get executionProviders(): readonly string[] { return this.#pool.info.executionProviders; }
 
   /** Embeds each text (truncated to spec.maxLength, sentence-transformers' max_seq_length). */
-  async embed(texts: string[], opts?: EncodeOptions): Promise<Float32Array[]> {
+  async embed(texts: string[], opts?: ScheduleOptions): Promise<Float32Array[]> {
     return (await this.embedDetailed(texts, opts)).vectors;
   }
 
-  async embedDetailed(texts: string[], opts?: EncodeOptions): Promise<Embeddings> {
-    if (this.#pool.closed) throw new InferenceClosedError();
+  /** embed() with truncation flags, batch stats and timings; onPartial / signal as in CrossEncoder.score. */
+  async embedDetailed(texts: string[], opts?: ScheduleOptions): Promise<Embeddings & { timings: RequestTimings }> {
+    if (this.scheduler.closed) throw new InferenceClosedError();
     checkTexts('texts', texts);
-    const encOpts = boundedEncodeOptions(this.spec, opts);
+    const { encode, signal, onPartial } = splitScheduleOptions(opts);
+    const encOpts = boundedEncodeOptions(this.spec, encode);
     const n = texts.length;
-    if (n === 0) return { dim: this.dim, vectors: [], truncated: new Uint8Array(0), stats: emptyStats() };
+    if (n === 0) return { dim: this.dim, vectors: [], truncated: new Uint8Array(0), stats: emptyStats(), timings: { tokenizationMs: 0, queueMs: 0, inferenceMs: 0 } };
+    throwIfCancelled(signal);
+    const t0 = performance.now();
     const enc = await this.tokenizer.encodeRagged(texts, null, encOpts);
-    const out = await runPlanned(this.#pool, enc, this.tokenizer.padId, this.#opts);
-    if (out.cols !== this.dim) {
-      throw new InferenceBackendError(`crossgate: ${this.spec.name} returned ${out.cols}-dim embeddings; config hidden_size is ${this.dim}`);
-    }
-    const vectors = new Array<Float32Array>(n);
-    // Each vector gets its own buffer so callers can keep or transfer one without pinning the rest.
-    for (let i = 0; i < n; i++) vectors[i] = out.data.slice(i * this.dim, (i + 1) * this.dim);
-    return { dim: this.dim, vectors, truncated: enc.truncated.slice(), stats: out.stats };
+    const tokenizationMs = performance.now() - t0;
+    throwIfCancelled(signal);
+    const out = await this.scheduler.submit(enc, {
+      signal,
+      tokenizationMs,
+      onRows: onPartial && ((indices, data, cols) => onPartial({ indices, vectors: this.#split(data, cols, indices.length) })),
+    });
+    return { dim: this.dim, vectors: this.#split(out.data, out.cols, n), truncated: enc.truncated.slice(), stats: out.stats, timings: out.timings };
   }
 
+  /** Row-major [n, dim] -> n vectors, each with its own buffer so callers can keep or transfer one without pinning the rest. */
+  #split(data: Float32Array, cols: number, n: number): Float32Array[] {
+    if (cols !== this.dim) {
+      throw new InferenceBackendError(`crossgate: ${this.spec.name} returned ${cols}-dim embeddings; config hidden_size is ${this.dim}`);
+    }
+    const vectors = new Array<Float32Array>(n);
+    for (let i = 0; i < n; i++) vectors[i] = data.slice(i * cols, (i + 1) * cols);
+    return vectors;
+  }
+
+  /** Stops the workers after their current run; queued calls reject with InferenceClosedError. Idempotent. */
   close(): Promise<void> {
+    this.scheduler.close();
     return this.#pool.close();
   }
 }

@@ -1,13 +1,14 @@
 // CrossEncoder: scores (query, passage) pairs with a sequence-classification ONNX model run in a pool
 // of worker threads, batched by token budget. Semantics follow sentence-transformers' CrossEncoder.
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer, type EncodeOptions } from '../tokenize/index.js';
+import { Tokenizer } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, runPlanned } from './engine.js';
-import { InferenceClosedError } from './errors.js';
-import { resolveInferOptions, type InferOptions, type ResolvedInferOptions } from './options.js';
+import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
+import { InferenceBackendError, InferenceClosedError } from './errors.js';
+import { resolveInferOptions, type InferOptions } from './options.js';
 import { expit } from './pooling.js';
 import { WorkerPool } from './pool.js';
+import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
 
 export interface CrossEncoderScores {
   /**
@@ -23,17 +24,37 @@ export interface CrossEncoderScores {
   stats: BatchStats;
 }
 
+/**
+ * Raw [n, cols] rows -> one logit and one probability per row. For 2 columns,
+ * softmax([l0, l1])[1] == expit(l1 - l0), computed without overflow for any logits.
+ */
+function toScores(data: Float32Array, cols: number, n: number, name: string): { logits: Float32Array; probabilities: Float32Array } {
+  if (cols !== 1 && cols !== 2) throw new InferenceBackendError(`crossgate: ${name} returned ${cols} logits per pair; expected 1 or 2`);
+  const logits = new Float32Array(n);
+  const probabilities = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = cols === 1 ? data[i] : data[2 * i + 1] - data[2 * i];
+    logits[i] = l;
+    probabilities[i] = expit(l);
+  }
+  return { logits, probabilities };
+}
+
 export class CrossEncoder {
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
+  /**
+   * Every score() call goes through this one scheduler, so concurrent callers share micro-batches.
+   * Exposes queuedRows / queuedTokens and a settable `onBatch` hook for metrics.
+   */
+  readonly scheduler: Scheduler;
   readonly #pool: WorkerPool;
-  readonly #opts: ResolvedInferOptions;
 
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, opts: ResolvedInferOptions) {
+  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, scheduler: Scheduler) {
     this.spec = spec;
     this.tokenizer = tokenizer;
     this.#pool = pool;
-    this.#opts = opts;
+    this.scheduler = scheduler;
   }
 
   /** Loads a cross-encoder model directory (HF layout) and starts its worker sessions. */
@@ -52,8 +73,11 @@ export class CrossEncoder {
       cudaFallbackToCpu: o.cudaFallbackToCpu,
       task: { kind: 'logits', numLabels: spec.numLabels },
     }, o.workers);
-    return new CrossEncoder(spec, tokenizer, pool, o);
+    return new CrossEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
   }
+
+  /** Queue counters now (rows and tokens waiting, batches running). */
+  stats(): SchedulerStats { return this.scheduler.stats(); }
 
   /** Providers the sessions run on (['cpu'] after an allowed CUDA fall back). */
   get executionProviders(): readonly string[] { return this.#pool.info.executionProviders; }
@@ -61,40 +85,41 @@ export class CrossEncoder {
   /**
    * Scores each passage against the query. Pairs are encoded as [CLS] query [SEP] passage [SEP] and
    * truncated longest-first to the model's max length (override with opts). An empty passage list
-   * returns empty arrays.
+   * returns empty arrays. The pairs join the model's shared queue: `opts.onPartial` sees each
+   * micro-batch's scores as it finishes, and `opts.signal` cancels what has not run yet
+   * (RequestCancelledError). A full queue rejects at once with QueueFullError.
    */
-  async score(query: string, passages: string[], opts?: EncodeOptions): Promise<CrossEncoderScores> {
-    if (this.#pool.closed) throw new InferenceClosedError();
+  async score(query: string, passages: string[], opts?: ScheduleOptions): Promise<CrossEncoderScores & { timings: RequestTimings }> {
+    if (this.scheduler.closed) throw new InferenceClosedError();
     if (typeof query !== 'string') throw new TypeError(`query is ${query === null ? 'null' : typeof query}; expected a non-empty string`);
     if (query.trim().length === 0) throw new RangeError('query is empty; pass the text to rank the passages against');
     checkTexts('passages', passages);
-    const encOpts = boundedEncodeOptions(this.spec, opts);
+    const { encode, signal, onPartial } = splitScheduleOptions(opts);
+    const encOpts = boundedEncodeOptions(this.spec, encode);
     const n = passages.length;
-    if (n === 0) return { logits: new Float32Array(0), probabilities: new Float32Array(0), truncated: new Uint8Array(0), stats: emptyStats() };
+    if (n === 0) return { logits: new Float32Array(0), probabilities: new Float32Array(0), truncated: new Uint8Array(0), stats: emptyStats(), timings: { tokenizationMs: 0, queueMs: 0, inferenceMs: 0 } };
+    throwIfCancelled(signal);
 
+    const t0 = performance.now();
     const queries = new Array<string>(n).fill(query);
     const enc = await this.tokenizer.encodeRagged(queries, passages, encOpts);
-    const out = await runPlanned(this.#pool, enc, this.tokenizer.padId, this.#opts);
-    const logits = new Float32Array(n);
-    const probabilities = new Float32Array(n);
-    if (out.cols === 1) {
-      for (let i = 0; i < n; i++) {
-        logits[i] = out.data[i];
-        probabilities[i] = expit(out.data[i]);
-      }
-    } else {
-      for (let i = 0; i < n; i++) {
-        // softmax([l0, l1])[1] == expit(l1 - l0), computed without overflow for any logits.
-        const d = out.data[2 * i + 1] - out.data[2 * i];
-        logits[i] = d;
-        probabilities[i] = expit(d);
-      }
-    }
-    return { logits, probabilities, truncated: enc.truncated.slice(), stats: out.stats };
+    const tokenizationMs = performance.now() - t0;
+    throwIfCancelled(signal);
+    const name = this.spec.name;
+    const out = await this.scheduler.submit(enc, {
+      signal,
+      tokenizationMs,
+      onRows: onPartial && ((indices, data, cols) => onPartial({ indices, ...toScores(data, cols, indices.length, name) })),
+    });
+    return { ...toScores(out.data, out.cols, n, name), truncated: enc.truncated.slice(), stats: out.stats, timings: out.timings };
   }
 
-  /** Stops the worker threads after their current run; the process can then exit. Idempotent. */
+  /**
+   * Stops the worker threads after their current run; the process can then exit. Calls with rows
+   * still queued reject with InferenceClosedError; calls whose rows are all running complete. Idempotent.
+   */
   close(): Promise<void> {
+    this.scheduler.close();
     return this.#pool.close();
   }
 }

@@ -1,55 +1,12 @@
-// The shared run path of CrossEncoder and BiEncoder: ragged encodings -> planned micro-batches ->
-// padded tensors -> worker pool -> rows scattered back to input order.
-import { padBatch } from '../tokenize/index.js';
-import type { EncodeOptions, RaggedEncoding } from '../tokenize/index.js';
+// What CrossEncoder and BiEncoder share around the Scheduler: input checks, encode options bounded by
+// the model, splitting ScheduleOptions, and the scheduler + pool pair each loaded model owns.
+import type { EncodeOptions } from '../tokenize/index.js';
 import type { ModelSpec } from '../models/model-dir.js';
-import { lengthsFromOffsets, planMicroBatches, type BatchStats } from './batcher.js';
-import { InferenceBackendError } from './errors.js';
+import type { BatchStats } from './batcher.js';
+import { RequestCancelledError } from './errors.js';
 import type { ResolvedInferOptions } from './options.js';
 import type { WorkerPool } from './pool.js';
-
-export interface PlannedOutput { data: Float32Array; cols: number; stats: BatchStats }
-
-/**
- * Runs every item of `enc` through the pool and returns row-major [count, cols] in input order.
- * Padded batches are built just before they are handed out (at most two per worker wait in the
- * queue), so a 100k-text embed never holds all its padded tensors at once.
- */
-export async function runPlanned(pool: WorkerPool, enc: RaggedEncoding, padId: number, o: ResolvedInferOptions): Promise<PlannedOutput> {
-  const lengths = lengthsFromOffsets(enc.offsets);
-  const plan = planMicroBatches(lengths, { maxBatchTokens: o.maxBatchTokens, maxBatchRows: o.maxBatchRows, minBatches: pool.size, batchOverheadTokens: o.batchOverheadTokens });
-  let data: Float32Array | null = null;
-  let cols = -1;
-  let next = 0;
-  let failure: Error | null = null;
-  const inFlightCap = Math.max(2, pool.size * 2);
-
-  const feed = async (): Promise<void> => {
-    while (next < plan.batches.length && failure === null) {
-      const mb = plan.batches[next++];
-      const eb = padBatch(enc, mb.rows, padId);
-      if (eb.seqLen !== mb.seqLen || eb.batchSize !== mb.rows.length) {
-        throw new InferenceBackendError(`crossgate: padBatch returned [${eb.batchSize}, ${eb.seqLen}] for a planned [${mb.rows.length}, ${mb.seqLen}] batch`);
-      }
-      const out = await pool.run({ batchSize: eb.batchSize, seqLen: eb.seqLen, inputIds: eb.inputIds, attentionMask: eb.attentionMask, tokenTypeIds: eb.tokenTypeIds });
-      if (data === null) {
-        cols = out.cols;
-        data = new Float32Array(enc.count * cols);
-      } else if (out.cols !== cols) {
-        throw new InferenceBackendError(`crossgate: the model returned ${out.cols} values per row in one batch and ${cols} in another`);
-      }
-      if (out.data.length !== mb.rows.length * cols) {
-        throw new InferenceBackendError(`crossgate: the worker returned ${out.data.length} values for ${mb.rows.length} rows x ${cols}`);
-      }
-      for (let r = 0; r < mb.rows.length; r++) data.set(out.data.subarray(r * cols, (r + 1) * cols), mb.rows[r] * cols);
-    }
-  };
-  // A fixed number of feeders, each keeping one batch in the pool's queue or in a worker.
-  const feeders = Array.from({ length: Math.min(inFlightCap, plan.batches.length) }, () => feed().catch((e: Error) => { failure ??= e; }));
-  await Promise.all(feeders);
-  if (failure) throw failure;
-  return { data: data ?? new Float32Array(0), cols: Math.max(cols, 0), stats: plan.stats };
-}
+import { Scheduler, type ScheduleOptions } from './scheduler.js';
 
 /** Encode options bounded by the model: maxLength defaults to, and may not exceed, spec.maxLength. */
 export function boundedEncodeOptions(spec: ModelSpec, opts: EncodeOptions | undefined): EncodeOptions {
@@ -71,3 +28,31 @@ export function checkTexts(name: string, texts: unknown): asserts texts is strin
 }
 
 export function emptyStats(): BatchStats { return { batches: 0, realTokens: 0, paddedTokens: 0 }; }
+
+/** The scheduler in front of a model's worker pool. */
+export function schedulerFor(pool: WorkerPool, o: ResolvedInferOptions, padId: number, label: string): Scheduler {
+  return new Scheduler(pool, {
+    capacity: pool.size,
+    maxBatchTokens: o.maxBatchTokens,
+    maxBatchRows: o.maxBatchRows,
+    batchOverheadTokens: o.batchOverheadTokens,
+    maxQueueTokens: o.maxQueueTokens,
+    padId,
+    label,
+  });
+}
+
+/** Splits ScheduleOptions into the tokenizer's part and the scheduler's part, checking the latter. */
+export function splitScheduleOptions(opts: ScheduleOptions | undefined): { encode: EncodeOptions | undefined; signal?: AbortSignal; onPartial?: ScheduleOptions['onPartial'] } {
+  if (opts === undefined) return { encode: undefined };
+  if (opts === null || typeof opts !== 'object') return { encode: opts };
+  const { signal, onPartial, ...encode } = opts;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`'signal' must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
+  if (onPartial !== undefined && typeof onPartial !== 'function') throw new TypeError(`'onPartial' must be a function, got ${onPartial === null ? 'null' : typeof onPartial}`);
+  return { encode, signal, onPartial };
+}
+
+/** Throws RequestCancelledError when the signal has fired (before tokenizing, and after it). */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RequestCancelledError('crossgate: the request was cancelled before it was queued', { cause: signal.reason });
+}

@@ -17,3 +17,35 @@ export class InferenceClosedError extends Error {
     this.name = 'InferenceClosedError';
   }
 }
+
+/**
+ * The scheduler's queue already holds so many tokens that this request would push it over
+ * InferOptions.maxQueueTokens; nothing of the request was queued. Retrying later can succeed unless
+ * the request alone is larger than the limit (`requestTokens > maxQueueTokens`).
+ */
+export class QueueFullError extends Error {
+  readonly errorType = 'queue_full' as const;
+  readonly requestTokens: number;
+  readonly queuedTokens: number;
+  readonly maxQueueTokens: number;
+  constructor(requestTokens: number, queuedTokens: number, maxQueueTokens: number) {
+    const fix = requestTokens > maxQueueTokens
+      ? 'this request alone is over the limit: split it into smaller calls or raise maxQueueTokens'
+      : 'retry when the queue has drained, or raise maxQueueTokens';
+    super(`crossgate: the inference queue holds ${queuedTokens.toLocaleString('en-US')} tokens and this request adds ` +
+      `${requestTokens.toLocaleString('en-US')}; maxQueueTokens is ${maxQueueTokens.toLocaleString('en-US')}; ${fix}`);
+    this.name = 'QueueFullError';
+    this.requestTokens = requestTokens;
+    this.queuedTokens = queuedTokens;
+    this.maxQueueTokens = maxQueueTokens;
+  }
+}
+
+/** The caller's AbortSignal fired: the request's rows that had not run were dropped before inference. */
+export class RequestCancelledError extends Error {
+  readonly errorType = 'cancelled' as const;
+  constructor(message = 'crossgate: the request was cancelled; its rows that had not run were dropped', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RequestCancelledError';
+  }
+}
