@@ -1,3 +1,4 @@
+import { defaultWorkers } from '../src/infer/options.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -57,7 +58,7 @@ test('env vars and flags override defaults; flags win over env; units are read',
   assert.equal(config.requestTimeoutMs, 5000);
   assert.equal(config.autoTruncate, true, 'the bare flag overrides the env var');
   assert.equal(config.apiKey, 'sekret');
-  assert.equal(config.workers, 1, 'an empty env var counts as unset');
+  assert.equal(config.workers, defaultWorkers('cpu'), 'an empty env var counts as unset');
   assert.equal(sources.workers, 'default');
   assert.equal(config.wsIdleTimeoutS, 120);
   assert.equal(config.maxDocumentsPerRequest, 5000);

@@ -21,6 +21,8 @@ export interface CommandSpec {
   details?: string[];
   options: Record<string, OptionSpec>;
   run(values: ParsedValues): Promise<void>;
+  /** Commands with their own argument grammar (repeatable flags, subcommands) parse argv themselves. */
+  runArgv?(argv: string[]): Promise<void>;
 }
 
 export type ParsedValues = Record<string, string | boolean | undefined>;

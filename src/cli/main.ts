@@ -5,11 +5,13 @@ import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.j
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { indexBuildCommand } from './index-build.js';
+import { modelsCommand } from './models.js';
 import { rerankCommand } from './rerank.js';
 import { searchCommand } from './search.js';
+import { serveCommand } from './serve.js';
 import { tokenizeCommand } from './tokenize.js';
 
-const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, searchCommand];
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, searchCommand, serveCommand, modelsCommand];
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
@@ -61,6 +63,11 @@ export async function main(argv: string[]): Promise<number> {
       }
       const what = group.length > 0 ? `unknown subcommand "${first} ${argv[1]}"` : `unknown command "${first}"`;
       throw new UsageError(what, null);
+    }
+    // serve (repeatable flags, --no-x, env fallbacks) and models (subcommands) parse argv themselves.
+    if (found.spec.runArgv) {
+      await found.spec.runArgv(found.rest);
+      return 0;
     }
     const values = parseCommand(found.spec, found.rest);
     if (values.help === true) {

@@ -1,6 +1,7 @@
 // The precision gate: retrieve top-k by cosine, rerank them with a cross-encoder, keep those whose
 // probability clears a threshold, and return a GateDecision that says why each passage stayed or went.
 import type { CrossEncoder, CrossEncoderScores } from '../infer/cross-encoder.js';
+import type { PartialResult, ScheduleOptions } from '../infer/scheduler.js';
 import type { EncodeOptions } from '../tokenize/tokenizer.js';
 import type { Collection, RetrievedDocument } from './collection.js';
 import { buildPrompt, NO_RELEVANT_MESSAGE } from './prompt.js';
@@ -51,22 +52,14 @@ export interface GateDecision {
   timings: { retrieveMs: number; rerankMs: number };
 }
 
-/** Scores for a subset of the candidates, as a scheduler micro-batch finishes (src/infer/scheduler.ts). */
-export interface PartialScores {
-  /** Candidate positions (GateCandidate.index) this micro-batch finished. */
-  indices: Int32Array;
-  logits?: Float32Array;
-  probabilities?: Float32Array;
-}
-
 export interface GateOptions {
   threshold?: number;
   /** Tokenizer options for the query/passage pairs (max length, truncation strategy). */
   encode?: EncodeOptions;
   /** Cancels the rerank: pairs not yet scored are dropped before inference and the call rejects. */
   signal?: AbortSignal;
-  /** Called as each micro-batch holding candidates of this call finishes (streaming servers). */
-  onPartial?: (p: PartialScores) => void;
+  /** Called as each micro-batch holding candidates of this call finishes (indices = candidate positions). */
+  onPartial?: (p: PartialResult) => void;
   /** Receives the cross-encoder's raw result (token counts, per-stage timings) before gating. */
   onScores?: (scores: CrossEncoderScores) => void;
 }
@@ -127,8 +120,7 @@ async function scoreAndGate(
   const t0 = performance.now();
   const candidates: GateCandidate[] = [];
   if (items.length > 0) {
-    // signal/onPartial ride along with the encode options (the scheduler's ScheduleOptions extends them).
-    const scheduleOpts: EncodeOptions & Pick<GateOptions, 'signal' | 'onPartial'> = { ...opts.encode };
+    const scheduleOpts: ScheduleOptions = { ...opts.encode };
     if (opts.signal) scheduleOpts.signal = opts.signal;
     if (opts.onPartial) scheduleOpts.onPartial = opts.onPartial;
     const scores = await crossEncoder.score(query, items.map((c) => c.text), scheduleOpts);

@@ -1,0 +1,168 @@
+// `crossgate serve`: the HTTP + WebSocket server. Config flags and CROSSGATE_* variables come from the
+// limits table (src/server/limits.ts); this file adds the model flags, prints what runs where, and turns
+// SIGTERM/SIGINT into a graceful shutdown that ends with exit code 0.
+import { existsSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { Collection } from '../pipeline/collection.js';
+import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ServerConfig } from '../server/limits.js';
+import { startServer, type ModelRef, type RunningServer, type ServedModels } from '../server/server.js';
+import { formatHelp, UsageError, type CommandSpec, type OptionSpec } from './args.js';
+
+const PLACEHOLDER: Record<string, string> = { bytes: 'SIZE', ms: 'DURATION', s: 'SECONDS', tokens: 'N', count: 'N', text: 'VALUE', enum: 'NAME' };
+
+const MODEL_OPTIONS: Record<string, OptionSpec> = {
+  reranker: { type: 'string', value: 'NAME=DIR', description: 'A cross-encoder to serve (repeatable; the first is the default). NAME is what clients pass as "model"; DIR alone uses its folder name. Env: CROSSGATE_RERANKERS="a=DIR,b=DIR".' },
+  embedder: { type: 'string', value: 'NAME=DIR', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries). Env: CROSSGATE_EMBEDDERS.' },
+  collection: { type: 'string', value: 'PATH', description: 'A collection built by `crossgate index build`, searched by /search and WS search. Without --embedder, the one it was built with is loaded. Env: CROSSGATE_COLLECTION.' },
+  quantized: { type: 'boolean', description: "Run each model's quantized ONNX file. Env: CROSSGATE_QUANTIZED=true." },
+};
+
+function configOptions(): Record<string, OptionSpec> {
+  const out: Record<string, OptionSpec> = {};
+  for (const f of CONFIG_FIELDS) {
+    const def = typeof f.default === 'function' ? 'cores' : f.default === null ? 'none' : String(f.default);
+    out[f.flag.slice(2)] = {
+      type: f.unit === 'bool' ? 'boolean' : 'string',
+      value: PLACEHOLDER[f.unit],
+      description: `${f.reason} Default ${def}; env ${f.env}.`,
+    };
+  }
+  return out;
+}
+
+export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void> } = {
+  name: 'serve',
+  summary: 'run the reranking server: TEI/Cohere/OpenAI-compatible HTTP and streaming WebSocket (/ws)',
+  usage: [
+    'serve --reranker NAME=DIR [--reranker NAME=DIR ...] [--embedder NAME=DIR] [--collection PATH] [--host H] [--port P] [limit flags]',
+  ],
+  options: { ...MODEL_OPTIONS, ...configOptions(), help: { type: 'boolean', short: 'h', description: 'Show this help and exit.' } },
+  details: [
+    'Every limit flag has a CROSSGATE_<NAME> variable (e.g. CROSSGATE_MAX_DOCUMENTS_PER_REQUEST); a flag beats the variable.',
+    'Boolean flags take --flag, --no-flag or --flag false. Sizes take 8MiB / 500KB / 1024; durations take 30s / 500ms / 1500.',
+    'Routes: POST /rerank /v2/rerank /v1/rerank /embed /v1/embeddings /tokenize /search; GET /health /ready /info /metrics /openapi.json; WS /ws.',
+    'SIGTERM/SIGINT: stop accepting, /ready 503, in-flight requests get shutdown_grace_ms, WebSockets close 1001, exit 0.',
+  ],
+  async run() {
+    throw new Error('serve parses its own arguments; call runArgv');
+  },
+  async runArgv(argv: string[]): Promise<void> {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(formatHelp(serveCommand));
+      return;
+    }
+    let config: ServerConfig;
+    let rest: string[];
+    try {
+      ({ config, rest } = parseServerConfig({ argv, env: process.env }));
+    } catch (e) {
+      if (e instanceof ConfigError) throw new UsageError(e.message, serveCommand);
+      throw e;
+    }
+    const models = await modelsFrom(rest, process.env);
+    await serve(config, models);
+  },
+};
+
+function parseModelRef(raw: string, flag: string): ModelRef {
+  const eq = raw.indexOf('=');
+  const name = eq > 0 ? raw.slice(0, eq) : basename(resolve(raw));
+  const dir = resolve(eq > 0 ? raw.slice(eq + 1) : raw);
+  if (raw.trim() === '' || (eq > 0 && raw.slice(eq + 1).trim() === '')) throw new UsageError(`${flag} needs NAME=DIR or DIR`, serveCommand);
+  if (!existsSync(dir)) throw new UsageError(`${flag} ${raw}: model directory ${dir} does not exist; pass a directory with config.json, tokenizer.json and an ONNX file`, serveCommand);
+  return { name, dir };
+}
+
+function envList(v: string | undefined): string[] {
+  return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** The model flags left over after the config flags: --reranker/--embedder (repeatable), --collection, --quantized. */
+async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<ServedModels> {
+  const rerankers: string[] = [];
+  const embedders: string[] = [];
+  let collection: string | undefined;
+  let quantized: boolean | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const next = rest[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value`, serveCommand);
+      i++;
+      return next;
+    };
+    if (name === '--reranker') rerankers.push(value());
+    else if (name === '--embedder') embedders.push(value());
+    else if (name === '--collection') collection = value();
+    else if (name === '--quantized' && eq < 0) quantized = true;
+    else if (name.startsWith('--')) throw new UsageError(`unknown option '${name}'`, serveCommand);
+    else throw new UsageError(`unexpected argument '${arg}'; serve takes only flags`, serveCommand);
+  }
+  const rr = (rerankers.length > 0 ? rerankers : envList(env.CROSSGATE_RERANKERS)).map((r) => parseModelRef(r, '--reranker'));
+  const ee = (embedders.length > 0 ? embedders : envList(env.CROSSGATE_EMBEDDERS)).map((r) => parseModelRef(r, '--embedder'));
+  collection ??= env.CROSSGATE_COLLECTION || undefined;
+  quantized ??= /^(1|true|yes|on)$/i.test(env.CROSSGATE_QUANTIZED ?? '');
+  if (rr.length === 0) throw new UsageError('at least one cross-encoder is needed: pass --reranker NAME=DIR (or set CROSSGATE_RERANKERS)', serveCommand);
+  if (collection !== undefined) {
+    collection = resolve(collection);
+    if (ee.length === 0) {
+      // The collection records the bi-encoder it was built with; load that one.
+      const manifest = await Collection.readManifest(collection);
+      if (!existsSync(manifest.biEncoder.dir)) {
+        throw new UsageError(`collection ${collection} was built with the bi-encoder at ${manifest.biEncoder.dir}, which is gone; pass --embedder NAME=DIR`, serveCommand);
+      }
+      ee.push({ name: manifest.biEncoder.name, dir: manifest.biEncoder.dir });
+    }
+  }
+  return { rerankers: rr, embedders: ee, collection: collection ?? null, quantized };
+}
+
+async function serve(config: ServerConfig, models: ServedModels): Promise<void> {
+  const out = (line: string): void => { process.stdout.write(`${line}\n`); };
+  let server: RunningServer | null = null;
+  let stopping: Promise<void> | null = null;
+  let signalled: string | null = null;
+  let finished!: () => void;
+  const done = new Promise<void>((r) => { finished = r; });
+
+  const stop = (): void => {
+    if (!server || stopping) return;
+    const s = server;
+    stopping = s.shutdown(`received ${signalled}`).then(() => {
+      out('crossgate serve: stopped');
+      finished();
+    });
+  };
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (signalled) {
+      process.stderr.write(`crossgate serve: ${sig} again; still draining (shutdown_grace_ms ${config.shutdownGraceMs}), please wait\n`);
+      return;
+    }
+    signalled = sig;
+    // A signal during start-up is acted on as soon as the models are loaded: exiting while ONNX Runtime
+    // loads a session in a worker would abort the process.
+    stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    const t0 = performance.now();
+    server = await startServer(config, models, {
+      onListening: ({ url }) => out(`crossgate serve: listening on ${url} (loading models)`),
+      onModel: (m) => out(`  ${m.kind === 'cross-encoder' ? 'reranker' : 'embedder'} "${m.name}": ${m.dir} on ${m.executionProviders.join(', ')}`),
+    });
+    if (server.ctx.collection) out(`  collection: ${models.collection} (${server.ctx.collection.size} documents)`);
+    out(`crossgate serve: ready in ${Math.round(performance.now() - t0)} ms; http ${server.url}, websocket ${server.url.replace(/^http/, 'ws')}/ws${config.apiKey ? '; API key required' : ''}`);
+    if (signalled) stop();
+    await done;
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  // Everything is closed (listen socket, connections, encoders), so the process should exit on its own.
+  // A handle leaked by a dependency must not keep a stopped server alive; nothing runs in ORT any more.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
+}

@@ -1,0 +1,312 @@
+// startServer: listens first (so /health and /ready answer during start-up), loads and warms the models,
+// turns ready, and shuts down in order: stop accepting, drain in-flight work, close WebSockets with 1001,
+// close the encoders (never exit while ONNX Runtime runs).
+import { setMaxListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { BiEncoder } from '../infer/bi-encoder.js';
+import { CrossEncoder } from '../infer/cross-encoder.js';
+import type { InferOptions } from '../infer/options.js';
+import type { BatchEvent } from '../infer/scheduler.js';
+import { Collection } from '../pipeline/collection.js';
+import { PrecisionPipeline } from '../pipeline/precision.js';
+import type { ServedEmbedder, ServedReranker, ServerContext, ServerPhase } from './context.js';
+import { ApiError, fmt } from './errors.js';
+import { registerHttp } from './http.js';
+import type { ServerConfig } from './limits.js';
+import { limitsInfo } from './limits.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import { App, closeAll, listen, UWS_PACKAGE, type Listening } from './uws.js';
+import { registerWebSocket, type WsHandle } from './ws.js';
+
+export interface ModelRef { name: string; dir: string }
+
+export interface ServedModels {
+  rerankers: ModelRef[];
+  embedders: ModelRef[];
+  /** A collection directory (crossgate index build); needs an embedder of the same dimension. */
+  collection?: string | null;
+  /** Run each model's quantized ONNX file. */
+  quantized?: boolean;
+}
+
+export interface StartOptions {
+  /** Called once the port is bound, before the models load. */
+  onListening?: (where: { host: string; port: number; url: string }) => void;
+  /** Called as each model finishes loading. */
+  onModel?: (m: { name: string; kind: 'cross-encoder' | 'bi-encoder'; dir: string; executionProviders: readonly string[] }) => void;
+  /** The server turns ready only once this settles as well (for an embedding app's own warm-up). */
+  readyGate?: Promise<unknown>;
+  /** One line per event worth an operator's eye (5xx, shutdown steps). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  ctx: ServerContext;
+  host: string;
+  port: number;
+  url: string;
+  ws: WsHandle;
+  /**
+   * Stop accepting, /ready 503, let in-flight requests finish within shutdown_grace_ms (then abort them),
+   * close WebSockets with 1001, close the encoders. Idempotent; resolves when all of it is done.
+   */
+  shutdown(reason?: string): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    // dist/src/server/server.js and src/server/server.ts both sit three levels below the package root.
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+export const VERSION = packageVersion();
+
+const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/** The ServerContext of one running server. */
+class ServerState implements ServerContext {
+  readonly config: ServerConfig;
+  readonly metrics: ServerMetrics;
+  readonly rerankers = new Map<string, ServedReranker>();
+  readonly embedders = new Map<string, ServedEmbedder>();
+  collection: Collection | null = null;
+  pipeline: PrecisionPipeline | null = null;
+  phase: ServerPhase = 'loading';
+  readonly inflight = new Set<Promise<unknown>>();
+  admitted = 0;
+  readonly #keyDigest: Buffer | null;
+
+  constructor(config: ServerConfig, metrics: ServerMetrics) {
+    this.config = config;
+    this.metrics = metrics;
+    this.#keyDigest = config.apiKey === null ? null : sha(config.apiKey);
+  }
+
+  reranker(name?: string | null): ServedReranker {
+    if (name === undefined || name === null) {
+      const first = this.rerankers.values().next();
+      if (first.done) throw new ApiError('not_ready', 'no cross-encoder is loaded yet; retry after the Retry-After delay');
+      return first.value;
+    }
+    const m = this.rerankers.get(name);
+    if (!m) {
+      throw new ApiError('validation', `model "${name}" is not a served cross-encoder; served: ${[...this.rerankers.keys()].map((n) => `"${n}"`).join(', ')}; pass one of them or leave model out for the first`, { field: 'model' });
+    }
+    return m;
+  }
+
+  embedder(name?: string | null): ServedEmbedder {
+    if (this.embedders.size === 0) {
+      throw new ApiError('validation', 'no bi-encoder is served, so there is nothing to embed with; start `crossgate serve` with --embedder NAME=DIR', { field: 'model' });
+    }
+    if (name === undefined || name === null) return this.embedders.values().next().value as ServedEmbedder;
+    const m = this.embedders.get(name);
+    if (!m) {
+      throw new ApiError('validation', `model "${name}" is not a served bi-encoder; served: ${[...this.embedders.keys()].map((n) => `"${n}"`).join(', ')}; pass one of them or leave model out for the first`, { field: 'model' });
+    }
+    return m;
+  }
+
+  checkServing(): void {
+    if (this.phase === 'ready') return;
+    if (this.phase === 'loading' || this.phase === 'warming') {
+      throw new ApiError('not_ready', `the server is ${this.phase === 'loading' ? 'loading its models' : 'warming up its models'}; retry after the Retry-After delay, or poll GET /ready until it answers 200`);
+    }
+    throw new ApiError('draining', 'the server is shutting down and takes no new requests; send it to another instance or retry once this one is restarted');
+  }
+
+  checkAuth(authorization: string | undefined): void {
+    if (this.#keyDigest === null) return;
+    const m = /^\s*bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+    if (!m) {
+      throw new ApiError('unauthorized', authorization ? 'the Authorization header is not "Bearer <key>"; send Authorization: Bearer <your api key>' : 'this server needs an API key; send Authorization: Bearer <key> (every route except /health)');
+    }
+    // Compare digests in constant time: neither the key's length nor its prefix leaks through timing.
+    if (!timingSafeEqual(sha(m[1]), this.#keyDigest)) throw new ApiError('unauthorized', 'the API key in Authorization: Bearer is not valid; check the key the server was started with (CROSSGATE_API_KEY)');
+  }
+
+  admit(): () => void {
+    const max = this.config.maxConcurrentRequests;
+    if (this.admitted >= max) {
+      throw new ApiError('overloaded', `requests in flight is ${fmt(this.admitted)}; max_concurrent_requests is ${fmt(max)}; retry after the Retry-After delay, or raise --max-concurrent-requests`);
+    }
+    this.admitted++;
+    this.metrics.inflight.inc();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.admitted--;
+      this.metrics.inflight.dec();
+    };
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    this.inflight.add(work);
+    const done = (): void => { this.inflight.delete(work); };
+    work.then(done, done);
+    return work;
+  }
+
+  /** Every served model's encoder, for closing. */
+  encoders(): { close(): Promise<void> }[] {
+    return [...[...this.rerankers.values()].map((m) => m.encoder), ...[...this.embedders.values()].map((m) => m.encoder)];
+  }
+}
+
+function checkNames(models: ServedModels): void {
+  if (models.rerankers.length === 0) throw new Error('at least one cross-encoder is needed; pass --reranker NAME=DIR');
+  const seen = new Set<string>();
+  for (const m of [...models.rerankers, ...models.embedders]) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/.test(m.name)) {
+      throw new Error(`model name "${m.name}" is not valid; use letters, digits and . _ : / - (it is what clients pass as "model")`);
+    }
+    if (seen.has(m.name)) throw new Error(`model name "${m.name}" is used twice; give each --reranker/--embedder its own NAME`);
+    seen.add(m.name);
+  }
+}
+
+/** Observes one finished micro-batch in the batch histograms and token counters. */
+function batchObserver(metrics: ServerMetrics, model: string): (b: BatchEvent) => void {
+  return (b) => {
+    metrics.batchSize.observe({ model }, b.rows);
+    metrics.batchTokens.observe({ model }, b.paddedTokens);
+    if (b.realTokens > 0) metrics.paddingWaste.observe({ model }, b.paddedTokens / b.realTokens - 1);
+    metrics.tokens.inc({ model, kind: 'real' }, b.realTokens);
+    metrics.tokens.inc({ model, kind: 'padded' }, b.paddedTokens);
+  };
+}
+
+function modelInfo(m: ServedReranker | ServedEmbedder): Record<string, unknown> {
+  const spec = m.encoder.spec;
+  const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: resolve(m.dir), max_length: spec.maxLength };
+  if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: spec.numLabels, activation: spec.activation });
+  else Object.assign(base, { dim: m.encoder.dim, pooling: spec.pooling, normalize: spec.normalize });
+  base.execution_providers = [...m.encoder.executionProviders];
+  return base;
+}
+
+export async function startServer(config: ServerConfig, models: ServedModels, opts: StartOptions = {}): Promise<RunningServer> {
+  checkNames(models);
+  if (models.collection && models.embedders.length === 0) {
+    throw new Error('a collection needs the bi-encoder it was built with; pass --embedder NAME=DIR');
+  }
+  const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
+  const metrics = createServerMetrics();
+  const state = new ServerState(config, metrics);
+  const shutdownController = new AbortController();
+  // Every in-flight HTTP request listens on it: thousands of listeners are expected, not a leak.
+  setMaxListeners(0, shutdownController.signal);
+
+  const app = App();
+  const info = (): unknown => {
+    const all = [...state.rerankers.values(), ...state.embedders.values()];
+    return {
+      name: 'crossgate',
+      version: VERSION,
+      phase: state.phase,
+      models: all.map(modelInfo),
+      execution_providers: [...new Set(all.flatMap((m) => [...m.encoder.executionProviders]))],
+      collection: state.collection
+        ? { documents: state.collection.size, dim: state.collection.dim, embedder: [...state.embedders.values()][0].name }
+        : null,
+      limits: limitsInfo(config),
+      server: UWS_PACKAGE,
+    };
+  };
+  registerHttp(app, { ctx: state, shutdownSignal: shutdownController.signal, info, version: VERSION, log });
+  const ws = registerWebSocket(app, state);
+
+  let listening: Listening;
+  try {
+    listening = await listen(app, config.host, config.port);
+  } catch (e) {
+    closeAll(app);
+    throw e;
+  }
+  const urlHost = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${urlHost}:${listening.port}`;
+  opts.onListening?.({ host: config.host, port: listening.port, url });
+
+  const inferOptions: InferOptions = {
+    threads: config.threads,
+    workers: config.workers,
+    executionProvider: config.executionProvider,
+    cudaFallbackToCpu: config.cudaFallback,
+    maxBatchTokens: config.maxBatchTokens,
+    maxQueueTokens: config.maxQueueTokens,
+    quantized: models.quantized === true,
+  };
+
+  try {
+    for (const m of models.rerankers) {
+      const encoder = await CrossEncoder.load(m.dir, inferOptions);
+      state.rerankers.set(m.name, { name: m.name, kind: 'cross-encoder', dir: m.dir, encoder });
+      opts.onModel?.({ name: m.name, kind: 'cross-encoder', dir: m.dir, executionProviders: encoder.executionProviders });
+    }
+    for (const m of models.embedders) {
+      const encoder = await BiEncoder.load(m.dir, inferOptions);
+      state.embedders.set(m.name, { name: m.name, kind: 'bi-encoder', dir: m.dir, encoder });
+      opts.onModel?.({ name: m.name, kind: 'bi-encoder', dir: m.dir, executionProviders: encoder.executionProviders });
+    }
+    if (models.collection) {
+      const embedder = [...state.embedders.values()][0];
+      state.collection = await Collection.load(models.collection, embedder.encoder);
+      state.pipeline = new PrecisionPipeline({ collection: state.collection, crossEncoder: state.reranker(null).encoder });
+    }
+
+    // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
+    state.phase = 'warming';
+    for (const m of state.rerankers.values()) await m.encoder.score('warm up', ['warm up the cross-encoder']);
+    for (const m of state.embedders.values()) await m.encoder.embedDetailed(['warm up the bi-encoder']);
+    if (opts.readyGate) await opts.readyGate;
+  } catch (e) {
+    state.phase = 'closed';
+    listening.close();
+    await Promise.allSettled(state.encoders().map((enc) => enc.close()));
+    closeAll(app);
+    throw e;
+  }
+
+  // Metrics hooks go on after the warm-up so the histograms show client traffic only.
+  for (const m of [...state.rerankers.values(), ...state.embedders.values()]) {
+    m.encoder.scheduler.onBatch = batchObserver(metrics, m.name);
+  }
+  const served = (): [string, { queuedRows: number; queuedTokens: number }][] =>
+    [...state.rerankers.values(), ...state.embedders.values()].map((m) => [m.name, m.encoder.scheduler]);
+  metrics.queueSize.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedRows); });
+  metrics.queueTokens.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedTokens); });
+  if (state.phase === 'warming') state.phase = 'ready';
+
+  let shutdownPromise: Promise<void> | null = null;
+  const shutdown = (reason = 'shutdown requested'): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      state.phase = 'draining';
+      listening.close();
+      const grace = config.shutdownGraceMs;
+      log(`crossgate: ${reason}; draining ${state.inflight.size} in-flight request(s) (shutdown_grace_ms ${fmt(grace)})`);
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), grace); });
+      const drained = (async () => { while (state.inflight.size > 0) await Promise.allSettled([...state.inflight]); return 'drained' as const; })();
+      const outcome = await Promise.race([drained, graceOver]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        log(`crossgate: shutdown_grace_ms ran out with ${state.inflight.size} request(s) in flight; cancelling them`);
+        shutdownController.abort(new ApiError('draining', `the server is shutting down and shutdown_grace_ms (${fmt(grace)} ms) ran out before this request finished; retry it on another instance`));
+      }
+      ws.closeAll(1001, 'server shutting down');
+      // Cancelled work settles quickly (its pending rows are dropped); give it a moment to answer.
+      await Promise.race([Promise.allSettled([...state.inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
+      closeAll(app);
+      await Promise.allSettled(state.encoders().map((enc) => enc.close()));
+      state.phase = 'closed';
+    })();
+    return shutdownPromise;
+  };
+
+  return { ctx: state, host: config.host, port: listening.port, url, ws, shutdown };
+}

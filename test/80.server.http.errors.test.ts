@@ -1,0 +1,275 @@
+// Every error class of the HTTP API over real sockets, each with its status, {error, error_type} body and
+// headers: 400, 401, 404/405, 413 (payload, documents), 422 (fields, too long), 429 (overloaded, queue full,
+// with every accepted request completing), 500 (backend, server still up), 503 (not ready), 504 (timeout,
+// queued rows dropped) and a client that disconnects mid-request.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureGenerated } from '../models/generate.js';
+import { CrossEncoder } from '../src/infer/cross-encoder.js';
+import { ERROR_TYPES } from '../src/server/errors.js';
+import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
+import { startServer, type ModelRef, type RunningServer } from '../src/server/server.js';
+
+const QUERY = 'how do I reset my password';
+const PASSAGES = ["Click on 'Forgot Password' on the login screen", 'Use a strong password', 'Bananas ripen faster in a paper bag'];
+const LONG = 'the quick brown fox jumps over the lazy dog and keeps running far away '.repeat(20);
+const many = (n: number, tag = ''): string[] => Array.from({ length: n }, (_, i) => `passage ${tag} number ${i} about passwords and accounts`);
+
+function config(over: Partial<ServerConfig> = {}): ServerConfig {
+  return { ...defaultConfig(), port: 0, threads: 1, ...over };
+}
+
+interface Res { status: number; headers: Headers; json: any }
+async function call(url: string, init: RequestInit = {}): Promise<Res> {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: r.status, headers: r.headers, json };
+}
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Res> {
+  return call(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
+
+/** The body is exactly {error, error_type}, and the status is the one the enum maps the type to. */
+function isError(r: Res, type: keyof typeof ERROR_TYPES, pattern?: RegExp): void {
+  assert.equal(r.status, ERROR_TYPES[type].status, `status for ${type}: ${JSON.stringify(r.json)}`);
+  assert.equal(r.headers.get('content-type'), 'application/json');
+  assert.deepEqual(Object.keys(r.json).sort(), ['error', 'error_type']);
+  assert.equal(r.json.error_type, type);
+  if (pattern) assert.match(r.json.error, pattern);
+}
+
+async function metric(base: string, series: string, headers: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { headers })).text();
+  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+async function until(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('HTTP errors', () => {
+  const servers: RunningServer[] = [];
+  let dirs: { a: string; b: string; bi: string };
+  let cross: CrossEncoder;
+  let a: ModelRef;
+  const start = async (over: Partial<ServerConfig>, models?: Parameters<typeof startServer>[1], opts?: Parameters<typeof startServer>[2]) => {
+    const s = await startServer(config(over), models ?? { rerankers: [a], embedders: [] }, { log: () => undefined, ...opts });
+    servers.push(s);
+    return s;
+  };
+
+  before(async () => {
+    dirs = { a: await ensureGenerated('tiny-cross'), b: await ensureGenerated('tiny-cross-2label'), bi: await ensureGenerated('tiny-bi') };
+    a = { name: 'a', dir: dirs.a };
+    cross = await CrossEncoder.load(dirs.a, { threads: 1 });
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.shutdown('test done')));
+    await cross?.close();
+  });
+
+  describe('request errors (400, 404, 405, 413, 422, 500)', () => {
+    let s: RunningServer;
+    let base: string;
+    before(async () => {
+      s = await start({ maxPayloadBytes: 64 * 1024, maxDocumentsPerRequest: 100, maxInputTokens: 64 },
+        { rerankers: [a, { name: 'b', dir: dirs.b }], embedders: [{ name: 'bi', dir: dirs.bi }] });
+      base = s.url;
+    });
+
+    it('400 invalid_input: malformed JSON and an empty body', async () => {
+      isError(await post(`${base}/rerank`, '{"query": "x", "texts": ['), 'invalid_input', /not valid JSON/);
+      isError(await post(`${base}/v2/rerank`, ''), 'invalid_input', /body is empty/);
+      isError(await post(`${base}/embed`, '\u0000garbage'), 'invalid_input');
+    });
+
+    it('404 not_found and 405 method_not_allowed (with Allow)', async () => {
+      isError(await call(`${base}/nope`), 'not_found', /GET \/nope/);
+      isError(await call(`${base}/v3/rerank`, { method: 'POST', body: '{}' }), 'not_found');
+      const r = await call(`${base}/rerank`);
+      isError(r, 'method_not_allowed', /GET \/rerank.*use POST/);
+      assert.equal(r.headers.get('allow'), 'POST');
+      const h = await call(`${base}/health`, { method: 'DELETE' });
+      isError(h, 'method_not_allowed');
+      assert.equal(h.headers.get('allow'), 'GET');
+    });
+
+    it('413 payload_too_large: a body over max_payload_bytes, named with the limit and the fix', async () => {
+      const r = await post(`${base}/rerank`, { query: QUERY, texts: [LONG.repeat(60)] });
+      isError(r, 'payload_too_large', /max_payload_bytes is 65,536 bytes.*--max-payload-bytes/);
+    });
+
+    it('413 batch_too_large: more items than max_documents_per_request, on every list-taking route', async () => {
+      isError(await post(`${base}/rerank`, { query: QUERY, texts: many(101) }), 'batch_too_large', /^texts is 101 items; max_documents_per_request is 100; split/);
+      isError(await post(`${base}/v2/rerank`, { query: QUERY, documents: many(150) }), 'batch_too_large', /^documents is 150 items/);
+      isError(await post(`${base}/embed`, { inputs: many(101) }), 'batch_too_large', /^inputs is 101 items/);
+      isError(await post(`${base}/v1/embeddings`, { input: many(101) }), 'batch_too_large', /^input is 101 items/);
+      // Exactly at the limit is fine.
+      assert.equal((await post(`${base}/rerank`, { query: QUERY, texts: many(100) })).status, 200);
+    });
+
+    it('422 validation: each field named, with what it must be', async () => {
+      const cases: [string, unknown, RegExp][] = [
+        ['/rerank', { texts: PASSAGES }, /^query is required/],
+        ['/rerank', { query: QUERY, texts: 'one' }, /^texts must be an array of strings; got string/],
+        ['/rerank', { query: QUERY, texts: ['a', 'b', 3] }, /^texts\[2\] must be a string; got number 3/],
+        ['/rerank', { query: QUERY, texts: [] }, /^texts has 0 items; it needs at least 1/],
+        ['/rerank', { query: '   ', texts: PASSAGES }, /^query is empty/],
+        ['/rerank', { query: QUERY, texts: PASSAGES, truncation_direction: 'up' }, /^truncation_direction must be one of "left", "right"/],
+        ['/rerank', { query: QUERY, texts: PASSAGES, raw_scores: 'yes' }, /^raw_scores must be true or false/],
+        ['/rerank', { query: QUERY, texts: PASSAGES, model: 'nope' }, /model "nope" is not a served cross-encoder; served: "a", "b"/],
+        ['/rerank', [QUERY], /^body must be an object; got an array/],
+        ['/v2/rerank', { query: QUERY, documents: [{ txt: 'x' }] }, /^documents\[0\]\.text is required/],
+        ['/v2/rerank', { query: QUERY, documents: [42] }, /^documents\[0\] must be a string or an object \{text: string\}; got number 42/],
+        ['/v2/rerank', { query: QUERY, documents: PASSAGES, top_n: 0 }, /^top_n must be an integer >= 1; got 0/],
+        ['/v2/rerank', { query: QUERY, documents: PASSAGES, max_tokens_per_doc: 1.5 }, /^max_tokens_per_doc must be an integer >= 1/],
+        ['/embed', { inputs: [] }, /^inputs has 0 items; it needs at least 1/],
+        ['/embed', { inputs: 'x', prompt_name: 'query' }, /^prompt_name must be null/],
+        ['/v1/embeddings', { input: 'x', encoding_format: 'int8' }, /^encoding_format must be one of "float", "base64"/],
+        ['/v1/embeddings', { input: 'x', model: 'a' }, /model "a" is not a served bi-encoder; served: "bi"/],
+        ['/tokenize', { inputs: 7 }, /^inputs must be a string or a non-empty array of strings; got number 7/],
+        ['/search', { query: QUERY }, /no collection is served.*--collection PATH/],
+        ['/search', { query: QUERY, threshold: 2 }, /^threshold must be a number from 0 to 1; got 2/],
+      ];
+      for (const [path, body, pattern] of cases) isError(await post(`${base}${path}`, body), 'validation', pattern);
+    });
+
+    it('422 input_too_long with truncate=false names the text, its length, the limit and the fix; truncate=true cuts', async () => {
+      const texts = ['short one', LONG];
+      const full = cross.tokenizer.encode(QUERY, LONG, { maxLength: Infinity }).ids.length;
+      const r = await post(`${base}/rerank`, { query: QUERY, texts, truncate: false });
+      isError(r, 'input_too_long', new RegExp(`^texts\\[1\\] is ${full.toLocaleString('en-US')} tokens with the query; max_input_tokens is 64; pass truncate=true`));
+      const c = await post(`${base}/v2/rerank`, { query: QUERY, documents: texts, model: 'b' });
+      assert.equal(c.status, 200, 'auto_truncate (default true) applies when truncate is absent');
+      const cut = await post(`${base}/rerank`, { query: QUERY, texts, truncate: true });
+      assert.equal(cut.status, 200);
+      const expected = await cross.score(QUERY, texts, { maxLength: 64 });
+      for (const row of cut.json) assert.ok(Math.abs(row.score - expected.probabilities[row.index]) < 1e-5, 'cut to max_input_tokens');
+      const e = await post(`${base}/embed`, { inputs: ['ok', LONG], truncate: false });
+      isError(e, 'input_too_long', /^inputs\[1\] is [\d,]+ tokens; .* is 64; pass truncate=true/);
+    });
+
+    it('500 backend: a failing model answers 500 and the server keeps serving the others', async () => {
+      await s.ctx.reranker('b').encoder.close();
+      const r = await post(`${base}/rerank`, { query: QUERY, texts: PASSAGES, model: 'b' });
+      isError(r, 'backend', /inference failed: .*the server is still running/);
+      assert.equal((await post(`${base}/rerank`, { query: QUERY, texts: PASSAGES, model: 'a' })).status, 200);
+      assert.equal((await call(`${base}/health`)).status, 200);
+    });
+  });
+
+  it('401 unauthorized without or with a wrong key, on every route but /health', async () => {
+    const s = await start({ apiKey: 'test-key-123' });
+    const ok = { authorization: 'Bearer test-key-123' };
+    const no = await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES });
+    isError(no, 'unauthorized', /needs an API key; send Authorization: Bearer/);
+    assert.equal(no.headers.get('www-authenticate'), 'Bearer');
+    isError(await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }, { authorization: 'Bearer wrong' }), 'unauthorized', /not valid/);
+    isError(await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }, { authorization: 'test-key-123' }), 'unauthorized', /not "Bearer <key>"/);
+    for (const path of ['/ready', '/info', '/metrics', '/openapi.json', '/nope']) isError(await call(`${s.url}${path}`), 'unauthorized');
+    assert.equal((await call(`${s.url}/health`)).status, 200);
+    assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }, ok)).status, 200);
+    assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }, { authorization: 'bearer   test-key-123 ' })).status, 200);
+    assert.equal((await call(`${s.url}/ready`, { headers: ok })).status, 200);
+    isError(await call(`${s.url}/nope`, { headers: ok }), 'not_found');
+    const info = await call(`${s.url}/info`, { headers: ok });
+    assert.equal(info.json.limits.api_key.value, '(set)', '/info never shows the key');
+    assert.ok(!JSON.stringify(info.json).includes('test-key-123'));
+  });
+
+  it('503 not_ready with Retry-After until the models are loaded and warmed; /health answers throughout', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    let url!: string;
+    const listening = new Promise<void>((r) => {
+      void start({}, undefined, { readyGate: gate, onListening: (w) => { url = w.url; r(); } }).then(() => undefined);
+    });
+    await listening;
+    // Loading and warming: whatever the phase is right now, it is not ready.
+    const ready = await call(`${url}/ready`);
+    isError(ready, 'not_ready', /loading|warming/);
+    assert.equal(ready.headers.get('retry-after'), '2');
+    isError(await post(`${url}/rerank`, { query: QUERY, texts: PASSAGES }), 'not_ready');
+    const h = await call(`${url}/health`);
+    assert.equal(h.status, 200);
+    assert.notEqual(h.json.phase, 'ready');
+    open();
+    await until(async () => (await call(`${url}/ready`)).status === 200);
+    assert.equal((await post(`${url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
+  });
+
+  it('429 overloaded with Retry-After past max_concurrent_requests; every accepted request completes correctly', async () => {
+    const s = await start({ maxConcurrentRequests: 2 });
+    const queries = Array.from({ length: 12 }, (_, i) => `${QUERY} variant ${i}`);
+    const texts = many(300, 'load');
+    const results = await Promise.all(queries.map((q) => post(`${s.url}/rerank`, { query: q, texts })));
+    const ok = results.filter((r) => r.status === 200);
+    const refused = results.filter((r) => r.status === 429);
+    assert.equal(ok.length + refused.length, queries.length, `only 200 or 429: ${results.map((r) => r.status).join(',')}`);
+    assert.ok(refused.length >= 1, 'some requests were over the limit');
+    assert.ok(ok.length >= 2, 'the admitted ones ran');
+    for (const r of refused) {
+      isError(r, 'overloaded', /max_concurrent_requests is 2; retry after the Retry-After delay, or raise --max-concurrent-requests/);
+      assert.equal(r.headers.get('retry-after'), '1');
+    }
+    for (let i = 0; i < results.length; i++) {
+      if (results[i].status !== 200) continue;
+      const expected = await cross.score(queries[i], texts);
+      assert.equal(results[i].json.length, texts.length);
+      for (const row of results[i].json) assert.ok(Math.abs(row.score - expected.probabilities[row.index]) < 1e-5, `request ${i} texts[${row.index}]`);
+    }
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 0);
+    assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200, 'slots come back');
+
+    // A client that disconnects mid-request: its pending rows are dropped, nothing is written to it, the server goes on.
+    const before = await metric(s.url, 'crossgate_batch_size_sum{model="a"}');
+    const ac = new AbortController();
+    const gone = fetch(`${s.url}/rerank`, { method: 'POST', body: JSON.stringify({ query: QUERY, texts: many(1000, 'gone') }), signal: ac.signal });
+    setTimeout(() => ac.abort(), 15);
+    await assert.rejects(gone);
+    await until(async () => (await metric(s.url, 'crossgate_requests_total{route="/rerank",status="499"}')) === 1);
+    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 0);
+    await new Promise((r) => setTimeout(r, 400)); // long enough for all 1000 rows, had they not been dropped
+    const ran = (await metric(s.url, 'crossgate_batch_size_sum{model="a"}')) - before;
+    assert.ok(ran < 1000, `only rows already running finished (${ran} of 1000)`);
+    assert.equal(await metric(s.url, 'crossgate_queue_size{model="a"}'), 0);
+    assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
+  });
+
+  it('429 queue_full past max_queue_tokens, nothing of it queued; accepted requests still complete', async () => {
+    const s = await start({ maxQueueTokens: 1024 });
+    const big = await post(`${s.url}/rerank`, { query: QUERY, texts: many(200, 'big') });
+    isError(big, 'queue_full', /max_queue_tokens is 1,024; this request alone is over it: split it into smaller requests or raise --max-queue-tokens/);
+    assert.equal(big.headers.get('retry-after'), '1');
+    // ~45 pairs x ~15 tokens: two fit in the queue at once, the rest bounce and nothing is lost.
+    const texts = many(45, 'mid');
+    const queries = Array.from({ length: 10 }, (_, i) => `${QUERY} ${i}`);
+    const results = await Promise.all(queries.map((q) => post(`${s.url}/rerank`, { query: q, texts })));
+    for (const r of results) assert.ok(r.status === 200 || (r.status === 429 && r.json.error_type === 'queue_full'), `${r.status} ${JSON.stringify(r.json).slice(0, 200)}`);
+    assert.ok(results.some((r) => r.status === 200));
+    for (let i = 0; i < results.length; i++) {
+      if (results[i].status !== 200) continue;
+      const expected = await cross.score(queries[i], texts);
+      for (const row of results[i].json) assert.ok(Math.abs(row.score - expected.probabilities[row.index]) < 1e-5);
+    }
+    assert.equal(await metric(s.url, 'crossgate_queue_tokens{model="a"}'), 0);
+  });
+
+  it('504 timeout after request_timeout_ms; the request\'s queued rows are dropped before inference', async () => {
+    const s = await start({ requestTimeoutMs: 1 });
+    const r = await post(`${s.url}/rerank`, { query: QUERY, texts: many(1000, 'slow') });
+    isError(r, 'timeout', /did not finish within request_timeout_ms \(1 ms\); its queued work was dropped/);
+    assert.equal(r.headers.get('retry-after'), null);
+    await new Promise((res) => setTimeout(res, 400));
+    assert.ok((await metric(s.url, 'crossgate_batch_size_sum{model="a"}')) < 1000, 'the 1000 rows did not all run');
+    assert.equal(await metric(s.url, 'crossgate_queue_size{model="a"}'), 0);
+    assert.equal(await metric(s.url, 'crossgate_requests_total{route="/rerank",status="504"}'), 1);
+  });
+});

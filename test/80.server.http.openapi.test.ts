@@ -1,0 +1,135 @@
+// GET /openapi.json checked against the running server: every documented operation exists and answers,
+// each 200 body (and each error body) matches its documented schema key for key and type for type, the
+// documented headers are sent, and the documented request schemas accept what the server accepts.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureGenerated } from '../models/generate.js';
+import { BiEncoder } from '../src/infer/bi-encoder.js';
+import { Collection } from '../src/pipeline/collection.js';
+import { DEMO_CORPUS } from '../src/pipeline/demo-corpus.js';
+import { defaultConfig } from '../src/server/limits.js';
+import { startServer, type RunningServer } from '../src/server/server.js';
+import { resolveRef, schemaError, type JsonSchema } from '../src/server/service.js';
+
+const QUERY = 'what do dogs need';
+const DOCS = ['A puppy needs regular walks', 'Transformers use self-attention', 'Stoats turn white in winter'];
+
+/** A valid request per operationId; a documented operation without one fails the test. */
+const SAMPLES: Record<string, unknown[]> = {
+  rerank: [{ query: QUERY, texts: DOCS }, { query: QUERY, texts: DOCS, return_text: true, raw_scores: true, truncation_direction: 'left', truncate: true }],
+  rerankCohere: [{ model: 'a', query: QUERY, documents: DOCS }, { query: QUERY, documents: [DOCS[0], { text: DOCS[1] }], top_n: 1, return_documents: true, max_tokens_per_doc: 8 }],
+  rerankJina: [{ model: 'a', query: QUERY, documents: DOCS }],
+  embed: [{ inputs: DOCS }, { inputs: 'one text', normalize: false, truncate: true }],
+  embeddingsOpenAI: [{ input: DOCS, model: 'bi' }, { input: 'one', encoding_format: 'base64' }],
+  tokenize: [{ inputs: DOCS }, { inputs: 'one text', add_special_tokens: false }],
+  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false }],
+  health: [undefined], ready: [undefined], info: [undefined], metrics: [undefined], openapi: [undefined],
+};
+
+/** A body each POST operation must refuse with 422. */
+const INVALID: Record<string, unknown> = {
+  rerank: { query: QUERY, texts: [1] },
+  rerankCohere: { query: QUERY, documents: [null] },
+  rerankJina: { query: 5, documents: DOCS },
+  embed: { inputs: [false] },
+  embeddingsOpenAI: { input: DOCS, encoding_format: 'hex' },
+  tokenize: { inputs: [[]] },
+  search: { query: QUERY, top_k: 0 },
+};
+
+describe('OpenAPI document vs the running server', () => {
+  let root: string;
+  let server: RunningServer;
+  let doc: any;
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'crossgate-openapi-'));
+    const [a, bi] = [await ensureGenerated('tiny-cross'), await ensureGenerated('tiny-bi')];
+    const enc = await BiEncoder.load(bi, { threads: 1 });
+    const coll = Collection.create(enc);
+    await coll.add(DEMO_CORPUS);
+    await coll.save(join(root, 'coll'));
+    await enc.close();
+    server = await startServer({ ...defaultConfig(), port: 0, threads: 1 }, {
+      rerankers: [{ name: 'a', dir: a }], embedders: [{ name: 'bi', dir: bi }], collection: join(root, 'coll'),
+    }, { log: () => undefined });
+    const r = await fetch(`${server.url}/openapi.json`);
+    assert.equal(r.status, 200);
+    doc = await r.json();
+  });
+  after(async () => {
+    await server?.shutdown();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('is OpenAPI 3.1 with the issue\'s routes', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    const ops = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`));
+    for (const want of ['POST /rerank', 'POST /v2/rerank', 'POST /v1/rerank', 'POST /embed', 'POST /v1/embeddings', 'POST /tokenize', 'POST /search',
+      'GET /health', 'GET /ready', 'GET /info', 'GET /metrics', 'GET /openapi.json']) {
+      assert.ok(ops.includes(want), `${want} is documented`);
+    }
+  });
+
+  it('every documented operation answers 200 with a body and headers that match its schema', async () => {
+    let checked = 0;
+    for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const samples = SAMPLES[op.operationId];
+        assert.ok(samples, `a sample request for ${op.operationId}`);
+        for (const body of samples) {
+          if (body !== undefined) {
+            const reqSchema = op.requestBody.content['application/json'].schema as JsonSchema;
+            assert.equal(schemaError(body, reqSchema, '', doc), null, `the documented ${op.operationId} request schema accepts the sample`);
+          }
+          const r = await fetch(`${server.url}${path}`, body === undefined
+            ? { method: method.toUpperCase() }
+            : { method: method.toUpperCase(), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+          const what = `${method.toUpperCase()} ${path} ${JSON.stringify(body) ?? ''}`;
+          assert.equal(r.status, 200, `${what}: ${r.status}`);
+          const ok = op.responses['200'];
+          const [contentType, media] = Object.entries(ok.content as Record<string, { schema: JsonSchema }>)[0];
+          assert.equal(r.headers.get('content-type'), contentType, what);
+          const schema = media.schema.$ref ? resolveRef(media.schema.$ref, doc) : media.schema;
+          const payload = contentType === 'application/json' ? await r.json() : await r.text();
+          const err = schemaError(payload, schema, '', doc);
+          assert.equal(err, null, `${what}: ${err?.message}`);
+          for (const h of Object.keys(ok.headers ?? {})) assert.match(r.headers.get(h) ?? '', /^\d+$/, `${what}: documented header ${h}`);
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked >= 17);
+  });
+
+  it('documented error responses: invalid bodies get 422 with the Error schema; statuses are listed per route', async () => {
+    const errorSchema = doc.components.schemas.Error as JsonSchema;
+    for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
+      const op = methods.post;
+      if (!op) continue;
+      const bad = INVALID[op.operationId];
+      assert.ok(bad !== undefined, `an invalid body for ${op.operationId}`);
+      assert.notEqual(schemaError(bad, op.requestBody.content['application/json'].schema, '', doc), null, `the documented schema refuses it too (${op.operationId})`);
+      const r = await fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(bad) });
+      assert.equal(r.status, 422, path);
+      assert.ok(op.responses['422'], `${path} documents 422`);
+      for (const s of ['400', '413', '429', '503']) assert.ok(op.responses[s], `${path} documents ${s}`);
+      const body = await r.json();
+      assert.equal(schemaError(body, errorSchema, '', doc), null, JSON.stringify(body));
+      assert.ok(doc.components.schemas.Error.properties.error_type.enum.includes(body.error_type));
+    }
+    const nf = await fetch(`${server.url}/no/such/route`);
+    assert.equal(schemaError(await nf.json(), errorSchema, '', doc), null);
+  });
+
+  it('the schema check is strict: an undocumented key or a wrong type is caught', () => {
+    const rerank = resolveRef(doc.paths['/rerank'].post.responses['200'].content['application/json'].schema.$ref, doc);
+    assert.equal(schemaError([{ index: 0, score: 0.5 }], rerank, '', doc), null);
+    assert.match(schemaError([{ index: 0, score: 0.5, extra: 1 }], rerank, '', doc)!.message, /\[0\]\.extra is not a known field/);
+    assert.match(schemaError([{ index: '0', score: 0.5 }], rerank, '', doc)!.message, /\[0\]\.index must be an integer/);
+    assert.match(schemaError([{ score: 0.5 }], rerank, '', doc)!.message, /\[0\]\.index is required/);
+  });
+});

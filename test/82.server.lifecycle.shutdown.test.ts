@@ -1,0 +1,137 @@
+// Graceful shutdown in-process, in the order the issue fixes: stop accepting, /ready 503 (draining) on
+// connections still open, in-flight requests finish, WebSockets close with 1001, encoders closed. And when
+// shutdown_grace_ms runs out, the stragglers are cancelled with 503 draining instead of holding the exit.
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import WebSocket from 'ws';
+import { ensureGenerated } from '../models/generate.js';
+import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
+import { startServer, type RunningServer } from '../src/server/server.js';
+
+const QUERY = 'how do I reset my password';
+const many = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `passage ${tag} number ${i} about passwords and accounts and more words`);
+
+function config(over: Partial<ServerConfig> = {}): ServerConfig {
+  return { ...defaultConfig(), port: 0, threads: 1, ...over };
+}
+
+/** One keep-alive HTTP/1.1 connection, several requests in turn: the only way to talk to a server that stopped accepting. */
+class KeepAlive {
+  private buf = Buffer.alloc(0);
+  private wake: (() => void) | null = null;
+  closed = false;
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake?.(); });
+    socket.on('close', () => { this.closed = true; this.wake?.(); });
+    socket.on('error', () => undefined);
+  }
+  static open(port: number): Promise<KeepAlive> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(new KeepAlive(s)));
+      s.once('error', reject);
+    });
+  }
+  async get(path: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+    for (;;) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const [statusLine, ...lines] = this.buf.subarray(0, end).toString().split('\r\n');
+        const headers: Record<string, string> = {};
+        for (const l of lines) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim(); }
+        const len = Number(headers['content-length'] ?? 0);
+        if (this.buf.length >= end + 4 + len) {
+          const body = this.buf.subarray(end + 4, end + 4 + len).toString();
+          this.buf = this.buf.subarray(end + 4 + len);
+          return { status: Number(statusLine.split(' ')[1]), headers, body };
+        }
+      }
+      if (this.closed) throw new Error('connection closed before a full response');
+      await new Promise<void>((r) => { this.wake = r; });
+      this.wake = null;
+    }
+  }
+  close(): void { this.socket.destroy(); }
+}
+
+function rerank(url: string, query: string, texts: string[]): Promise<{ status: number; body: any; at: number }> {
+  return fetch(`${url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, texts }) })
+    .then(async (r) => ({ status: r.status, body: await r.json(), at: performance.now() }));
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('graceful shutdown', () => {
+  let dir: string;
+  before(async () => { dir = await ensureGenerated('tiny-cross'); });
+
+  it('stop accepting, /ready 503, in-flight requests finish, WebSockets close 1001, encoders closed', async () => {
+    const server = await startServer(config({ shutdownGraceMs: 10_000 }), { rerankers: [{ name: 'a', dir }], embedders: [] }, { log: () => undefined });
+    const port = server.port;
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    const wsClosed = new Promise<{ code: number; at: number }>((r) => ws.once('close', (code) => r({ code, at: performance.now() })));
+    const keep = await KeepAlive.open(port);
+    assert.equal((await keep.get('/ready')).status, 200);
+
+    const texts = many(1000, 'drain');
+    const inflight = Array.from({ length: 4 }, (_, i) => rerank(server.url, `${QUERY} ${i}`, texts));
+    await until(() => server.ctx.metrics.inflight.get() === 4);
+    const wsOpenWhenFirstDone = inflight[0].then(() => ws.readyState === WebSocket.OPEN);
+
+    const t0 = performance.now();
+    const done = server.shutdown('test');
+    assert.equal(server.ctx.phase, 'draining');
+    const ready = await keep.get('/ready');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(Object.keys(JSON.parse(ready.body)), ['error', 'error_type']);
+    assert.equal(JSON.parse(ready.body).error_type, 'draining');
+    assert.equal(ready.headers.connection, 'close', 'keep-alive clients are told to go');
+    await assert.rejects(new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(undefined); });
+      s.once('error', reject);
+    }), /ECONNREFUSED/, 'the listen socket is closed: new connections are refused');
+
+    const results = await Promise.all(inflight);
+    for (const r of results) {
+      assert.equal(r.status, 200, JSON.stringify(r.body).slice(0, 200));
+      assert.equal(r.body.length, texts.length);
+    }
+    assert.equal(await wsOpenWhenFirstDone, true, 'WebSockets stay open while in-flight requests finish');
+    const closed = await wsClosed;
+    assert.equal(closed.code, 1001);
+    await done;
+    assert.equal(server.ctx.phase, 'closed');
+    assert.ok(performance.now() - t0 < 10_000);
+    await assert.rejects(server.ctx.reranker('a').encoder.score(QUERY, ['x']), /closed/);
+    keep.close();
+    assert.equal(await server.shutdown(), undefined, 'idempotent');
+  });
+
+  it('when shutdown_grace_ms runs out, the requests still running are cancelled with 503 draining', async () => {
+    const server = await startServer(config({ shutdownGraceMs: 30 }), { rerankers: [{ name: 'a', dir }], embedders: [] }, { log: () => undefined });
+    const texts = many(1000, 'late');
+    const inflight = Array.from({ length: 6 }, (_, i) => rerank(server.url, `${QUERY} ${i}`, texts));
+    await until(() => server.ctx.metrics.inflight.get() === 6);
+    const t0 = performance.now();
+    await server.shutdown('test');
+    const took = performance.now() - t0;
+    const results = await Promise.all(inflight);
+    const cut = results.filter((r) => r.status === 503);
+    assert.ok(cut.length >= 1, `some requests were still running after 30 ms: ${results.map((r) => r.status).join(',')}`);
+    for (const r of cut) {
+      assert.equal(r.body.error_type, 'draining');
+      assert.match(r.body.error, /shutdown_grace_ms \(30 ms\) ran out/);
+    }
+    for (const r of results) assert.ok(r.status === 200 || r.status === 503);
+    assert.ok(took < 3000, `shutdown took ${Math.round(took)} ms`);
+  });
+});
+

@@ -1,0 +1,115 @@
+// `crossgate serve` as a child process under load, then SIGTERM: /ready turns 503 on a connection that
+// was already open, new connections are refused, every in-flight request completes with 200, the
+// WebSocket closes with 1001, and the process exits 0 (never while ONNX Runtime still runs).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { ensureGenerated } from '../models/generate.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const QUERY = 'how do I reset my password';
+
+class KeepAlive {
+  private buf = Buffer.alloc(0);
+  private wake: (() => void) | null = null;
+  closed = false;
+  private constructor(private readonly socket: Socket) {
+    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake?.(); });
+    socket.on('close', () => { this.closed = true; this.wake?.(); });
+    socket.on('error', () => undefined);
+  }
+  static open(port: number): Promise<KeepAlive> {
+    return new Promise((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(new KeepAlive(s)));
+      s.once('error', reject);
+    });
+  }
+  async get(path: string): Promise<{ status: number; body: string }> {
+    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    for (;;) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end >= 0) {
+        const head = this.buf.subarray(0, end).toString();
+        const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+        if (this.buf.length >= end + 4 + len) {
+          const body = this.buf.subarray(end + 4, end + 4 + len).toString();
+          this.buf = this.buf.subarray(end + 4 + len);
+          return { status: Number(head.split(' ')[1]), body };
+        }
+      }
+      if (this.closed) throw new Error('connection closed before a full response');
+      await new Promise<void>((r) => { this.wake = r; });
+      this.wake = null;
+    }
+  }
+  close(): void { this.socket.destroy(); }
+}
+
+describe('crossgate serve: SIGTERM under load', () => {
+  it('drains in order and exits 0', async () => {
+    const dir = await ensureGenerated('tiny-cross');
+    const child = spawn(process.execPath, [CLI, 'serve', '--reranker', `a=${dir}`, '--port', '0', '--threads', '1', '--shutdown-grace-ms', '20s'], {
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CROSSGATE_API_KEY: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    try {
+      const start = Date.now();
+      while (!/ready in \d+ ms/.test(stdout)) {
+        if (Date.now() - start > 30_000 || child.exitCode !== null) throw new Error(`server did not start: ${stdout} ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.match(stdout, /listening on http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(stdout, /reranker "a": .*tiny-cross on cpu/);
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1];
+      const port = Number(url.split(':')[2]);
+
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+      await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+      const wsClosed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+      const keep = await KeepAlive.open(port);
+      assert.equal((await keep.get('/ready')).status, 200);
+
+      const texts = Array.from({ length: 1000 }, (_, i) => `passage number ${i} about accounts, passwords and the login screen`);
+      const inflight = Array.from({ length: 6 }, (_, i) =>
+        fetch(`${url}/rerank`, { method: 'POST', body: JSON.stringify({ query: `${QUERY} ${i}`, texts }) }).then(async (r) => ({ status: r.status, body: await r.json() as any })));
+      // Under load: once one answer is back, the rest are queued or running in the server.
+      await Promise.race(inflight);
+      assert.ok(child.kill('SIGTERM'));
+
+      // /ready on the connection opened before the signal: 200 until the handler runs, then 503 draining.
+      let ready = await keep.get('/ready');
+      while (ready.status === 200) {
+        await new Promise((r) => setTimeout(r, 10));
+        ready = await keep.get('/ready');
+      }
+      assert.equal(ready.status, 503);
+      assert.equal(JSON.parse(ready.body).error_type, 'draining');
+      await assert.rejects(new Promise((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => { s.destroy(); resolve(undefined); });
+        s.once('error', reject);
+      }), /ECONNREFUSED/, 'new connections are refused while draining');
+
+      const results = await Promise.all(inflight);
+      results.forEach((r, i) => {
+        assert.equal(r.status, 200, `request ${i}: ${JSON.stringify(r.body).slice(0, 200)}`);
+        assert.equal(r.body.length, texts.length);
+      });
+      assert.equal(await wsClosed, 1001);
+      const { code, signal } = await exited;
+      assert.equal(signal, null, stderr);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /stopped/);
+      assert.match(stderr, /received SIGTERM; draining/);
+      keep.close();
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
