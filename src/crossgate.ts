@@ -1,4 +1,7 @@
 // The library's public entry point: re-exports the typed classes from each room.
+import type { ServerConfig } from './server/limits.js';
+import type { RunningServer, ServedModels, StartOptions } from './server/server.js';
+
 export { packageRoot } from './native.js';
 export * from './tokenize/index.js';
 export * from './index/index.js';
@@ -25,3 +28,68 @@ export {
   type SearchOptions,
 } from './pipeline/precision.js';
 export { buildPrompt, NO_RELEVANT_MESSAGE, type PromptPassage } from './pipeline/prompt.js';
+
+// The WebSocket wire codec, so a JS client can speak both encodings of /ws: `encodeFrame(msg, 'binary')`
+// for a flatbuffers frame (send it as binary), `decodeServerFrame(data, true)` for a binary reply.
+export {
+  encodeFrame,
+  decodeServerFrame,
+  decodeClientFrame,
+  decodeFrame,
+  encodeJson,
+  decodeJson,
+  encodeBinary,
+  decodeBinary,
+  validateMessage,
+  WireError,
+  FILE_IDENTIFIER,
+  MAX_ID_BYTES,
+  DEFAULT_MAX_FRAME_BYTES,
+  CLIENT_MESSAGE_TYPES,
+  SERVER_MESSAGE_TYPES,
+  type AcceptedMessage,
+  type CancelMessage,
+  type CandidateHit,
+  type CandidatesMessage,
+  type ClientMessage,
+  type DecodeOptions,
+  type ErrorMessage,
+  type FinalMessage,
+  type FrameEncoding,
+  type GateOutcome as WireGateOutcome,
+  type PartialMessage,
+  type RerankMessage,
+  type ScoredPassage,
+  type SearchMessage,
+  type ServerMessage,
+  type WireMessage,
+  type WireMessageType,
+} from './wire/codec.js';
+
+// The server's config table (no uWS needed to read or parse it).
+export {
+  CONFIG_FIELDS,
+  ConfigError,
+  defaultConfig,
+  parseServerConfig,
+  limitsInfo,
+  type ConfigKey,
+  type ConfigSource,
+  type ConfigSources,
+  type FieldSpec as ConfigFieldSpec,
+  type LimitView,
+  type ParsedConfig,
+  type ServerConfig,
+} from './server/limits.js';
+export type { ModelRef, RunningServer, ServedModels, StartOptions } from './server/server.js';
+export type { WsHandle, WsStats } from './server/ws.js';
+export type { ServerContext } from './server/context.js';
+
+/**
+ * Starts the crossgate server (src/server/server.ts): HTTP + WebSocket on uWS. Loaded on first call, so
+ * importing the library does not load the uWS native module unless a server is started.
+ */
+export async function startServer(config: ServerConfig, models: ServedModels, opts?: StartOptions): Promise<RunningServer> {
+  const server = await import('./server/server.js');
+  return server.startServer(config, models, opts);
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import {
   decodeBinary, decodeClientFrame, decodeJson, decodeServerFrame, encodeBinary, encodeFrame, encodeJson,
   FILE_IDENTIFIER, MAX_ID_BYTES, WireError, type WireMessage,
 } from '../src/wire/codec.js';
-import { Envelope, Message, RerankRequest, ErrorReply } from '../src/wire/generated/crossgate_generated.js';
+import { Candidates, Envelope, ErrorReply, Hit, Message, RerankRequest } from '../src/wire/generated/crossgate_generated.js';
 
 const f = Math.fround;
 
@@ -24,8 +24,9 @@ const SAMPLES: WireMessage[] = [
   { type: 'cancel', id: 'r1' },
   { type: 'accepted', id: 'r1' },
   { type: 'candidates', id: 's1', hits: [
-    { index: 0, doc_id: 42, retrieval_score: f(0.83), text: 'doc forty-two' },
-    { index: 1, doc_id: Number.MAX_SAFE_INTEGER, retrieval_score: f(-0.25) },
+    { index: 0, doc_id: 'faq/reset-password#2', retrieval_score: f(0.83), text: 'doc forty-two' },
+    { index: 1, doc_id: '18446744073709551616', retrieval_score: f(-0.25) },
+    { index: 2, doc_id: 'ünïcødé-🚀', retrieval_score: f(0) },
   ] },
   { type: 'candidates', id: 's2', hits: [] },
   { type: 'partial', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.9627) }, { index: 0, logit: f(-1.5), probability: f(0.1824) }] },
@@ -120,6 +121,37 @@ test('clients cannot send server messages and vice versa', () => {
   assert.match(e.message, /type 'final' is sent by the server; clients send rerank, search, cancel/);
   assert.equal(e.id, 'x');
   assert.match(wireError(() => decodeServerFrame(encodeBinary({ type: 'cancel', id: 'x' }), true)).message, /sent by clients/);
+});
+
+test('candidate doc_ids are the collection\'s string ids in both encodings; anything else is refused by name', () => {
+  // Ids that a numeric wire type would have lost: not numbers, or past 2^64.
+  const m: WireMessage = { type: 'candidates', id: 's', hits: [
+    { index: 0, doc_id: 'kb:article/7?v=2', retrieval_score: f(0.5) },
+    { index: 1, doc_id: '99999999999999999999999', retrieval_score: f(0.25), text: 't' },
+  ] };
+  for (const enc of ['json', 'binary'] as const) {
+    const back = decodeServerFrame(encodeFrame(m, enc), enc === 'binary');
+    assert.deepEqual(back, m, enc);
+    assert.deepEqual((back as { hits: { doc_id: unknown }[] }).hits.map((h) => h.doc_id), ['kb:article/7?v=2', '99999999999999999999999']);
+  }
+  const numeric = wireError(() => decodeJson('{"type":"candidates","id":"s","hits":[{"index":0,"doc_id":42,"retrieval_score":0.5}]}'));
+  assert.equal(numeric.field, 'hits[0].doc_id');
+  assert.match(numeric.message, /hits\[0\]\.doc_id must be a non-empty string .*; got number 42/);
+  assert.match(wireError(() => decodeJson('{"type":"candidates","id":"s","hits":[{"index":0,"doc_id":"","retrieval_score":0.5}]}')).message, /doc_id must be a non-empty string/);
+  assert.throws(() => encodeBinary({ type: 'candidates', id: 's', hits: [{ index: 0, doc_id: '', retrieval_score: 0 }] }), /hits\[0\]\.doc_id "": not a non-empty string/);
+
+  // A binary Hit without doc_id (built by hand, skipping the generated required-field check).
+  const b = new flatbuffers.Builder(64);
+  const id = b.createString('s');
+  Hit.startHit(b);
+  Hit.addIndex(b, 0);
+  Hit.addRetrievalScore(b, 0.5);
+  const hit = b.endObject();
+  const cands = Candidates.createCandidates(b, id, Candidates.createHitsVector(b, [hit]));
+  Envelope.finishEnvelopeBuffer(b, Envelope.createEnvelope(b, Message.Candidates, cands));
+  const missing = wireError(() => decodeBinary(b.asUint8Array()));
+  assert.equal(missing.kind, 'invalid_input');
+  assert.match(missing.message, /required field Hit\.doc_id is missing/);
 });
 
 test('encoders refuse NaN scores instead of sending null or garbage', () => {
@@ -237,4 +269,28 @@ test('committed generated code matches the schema (only where flatc 2.0.8 is ins
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('the package entry exports the codec (same functions) and startServer, without loading uWS until a server starts', async (t) => {
+  const entry = await import('../src/crossgate.js');
+  assert.equal(entry.encodeFrame, encodeFrame);
+  assert.equal(entry.decodeServerFrame, decodeServerFrame);
+  assert.equal(entry.decodeClientFrame, decodeClientFrame);
+  assert.equal(entry.WireError, WireError);
+  assert.equal(typeof entry.startServer, 'function');
+  const m = SAMPLES.find((s) => s.type === 'candidates')!;
+  assert.deepEqual(entry.decodeServerFrame(new Uint8Array(entry.encodeFrame(m, 'binary')), true), m);
+  if (!existsSync('/proc/self/maps')) {
+    t.skip('no /proc/self/maps to check which native modules are loaded');
+    return;
+  }
+  // A fresh process: importing the library does not map uWS's binary; importing the server module does
+  // (which shows the check can see it).
+  const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+  const script = `import { readFileSync } from 'node:fs'; const uws = () => /uws_/i.test(readFileSync('/proc/self/maps', 'utf8'));
+    await import(${url('../src/crossgate.js')}); const entry = uws();
+    await import(${url('../src/server/server.js')}); console.log(JSON.stringify({ entry, server: uws() }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim()), { entry: false, server: true });
 });

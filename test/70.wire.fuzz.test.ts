@@ -22,7 +22,7 @@ const SEEDS: WireMessage[] = [
   { type: 'search', id: 's1', query: 'reranking', top_k: 100, threshold: 0.25, top_n: 5, truncate: false },
   { type: 'cancel', id: 'r1' },
   { type: 'accepted', id: 'r1' },
-  { type: 'candidates', id: 's1', hits: [{ index: 0, doc_id: 42, retrieval_score: f(0.8), text: 'doc' }, { index: 1, doc_id: 7, retrieval_score: f(0.1) }] },
+  { type: 'candidates', id: 's1', hits: [{ index: 0, doc_id: 'doc-42', retrieval_score: f(0.8), text: 'doc' }, { index: 1, doc_id: '7', retrieval_score: f(0.1) }] },
   { type: 'partial', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.96) }, { index: 0, logit: f(-1.5), probability: f(0.18) }] },
   { type: 'final', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.96) }], kept: [2], outcome: 'answer', threshold: 0.5 },
   { type: 'error', id: 'r1', error: 'boom', error_type: 'backend' },

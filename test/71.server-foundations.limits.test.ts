@@ -1,8 +1,9 @@
-import { defaultWorkers } from '../src/infer/options.js';
+import { defaultThreads, defaultWorkers, resolveInferOptions } from '../src/infer/options.js';
 import { test } from 'node:test';
+import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import {
-  CONFIG_FIELDS, ConfigError, defaultConfig, limitsInfo, limitsMarkdown, parseServerConfig,
+  CONFIG_FIELDS, ConfigError, defaultConfig, effectiveConfig, inferOptionsFor, limitsInfo, limitsMarkdown, parseServerConfig,
 } from '../src/server/limits.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -58,7 +59,7 @@ test('env vars and flags override defaults; flags win over env; units are read',
   assert.equal(config.requestTimeoutMs, 5000);
   assert.equal(config.autoTruncate, true, 'the bare flag overrides the env var');
   assert.equal(config.apiKey, 'sekret');
-  assert.equal(config.workers, defaultWorkers('cpu'), 'an empty env var counts as unset');
+  assert.equal(config.workers, defaultWorkers('cuda'), 'an empty env var counts as unset (and the default follows --execution-provider cuda)');
   assert.equal(sources.workers, 'default');
   assert.equal(config.wsIdleTimeoutS, 120);
   assert.equal(config.maxDocumentsPerRequest, 5000);
@@ -112,4 +113,44 @@ test('/info shows every field with value, default, flag, env var and reason, but
   const md = limitsMarkdown().split('\n');
   assert.equal(md.length, CONFIG_FIELDS.length + 2);
   assert.match(md.find((l) => l.includes('max_documents_per_request'))!, /\| `--max-documents-per-request` \| `CROSSGATE_MAX_DOCUMENTS_PER_REQUEST` \| 1000 \|/);
+});
+
+test('workers/threads left at their defaults follow the execution provider: cuda runs 1 worker, an explicit value is kept', () => {
+  const cores = availableParallelism();
+  // cuda, no workers flag or env var: the server passes undefined and the encoders resolve 1 worker.
+  const cuda = parseServerConfig({ argv: ['--execution-provider', 'cuda'], env: {} });
+  assert.equal(cuda.sources.workers, 'default');
+  const cudaOpts = inferOptionsFor(cuda.config, cuda.sources);
+  assert.equal(cudaOpts.workers, undefined);
+  assert.equal(cudaOpts.threads, undefined);
+  assert.equal(cudaOpts.executionProvider, 'cuda');
+  assert.equal(resolveInferOptions(cudaOpts).workers, 1);
+  const cudaRun = effectiveConfig(cuda.config, cudaOpts);
+  assert.equal(cudaRun.workers, 1);
+  assert.equal(cudaRun.threads, defaultThreads(1, cores));
+  // The parsed config and /info agree with what runs, and /info's default is cuda's.
+  assert.equal(cuda.config.workers, 1);
+  assert.deepEqual([limitsInfo(cudaRun).workers.value, limitsInfo(cudaRun).workers.default], [1, 1]);
+
+  // The same from CROSSGATE_EXECUTION_PROVIDER.
+  const envCuda = parseServerConfig({ env: { CROSSGATE_EXECUTION_PROVIDER: 'cuda' } });
+  assert.equal(resolveInferOptions(inferOptionsFor(envCuda.config, envCuda.sources)).workers, 1);
+
+  // Chosen values are passed as they are, on either provider, from a flag or an env var.
+  const chosen = parseServerConfig({ argv: ['--execution-provider', 'cuda', '--workers', '3'], env: { CROSSGATE_THREADS: '2' } });
+  assert.deepEqual([inferOptionsFor(chosen.config, chosen.sources).workers, inferOptionsFor(chosen.config, chosen.sources).threads], [3, 2]);
+  assert.deepEqual([effectiveConfig(chosen.config, inferOptionsFor(chosen.config, chosen.sources)).workers], [3]);
+
+  // cpu defaults are unchanged: what the infer layer picks for cpu.
+  const cpu = parseServerConfig({ env: {} });
+  const cpuRun = effectiveConfig(cpu.config, inferOptionsFor(cpu.config, cpu.sources));
+  assert.equal(cpuRun.workers, defaultWorkers('cpu'));
+  assert.equal(cpuRun.workers, cpu.config.workers);
+  assert.equal(cpuRun.threads, cpu.config.threads);
+
+  // Without sources (a hand-built config) every value counts as chosen.
+  const handBuilt = { ...defaultConfig(), executionProvider: 'cuda' as const, workers: 2 };
+  assert.equal(inferOptionsFor(handBuilt).workers, 2);
+  // quantized passes through.
+  assert.equal(inferOptionsFor(cpu.config, cpu.sources, true).quantized, true);
 });

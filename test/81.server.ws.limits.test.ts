@@ -254,6 +254,39 @@ test('over max_concurrent_requests a request gets an overloaded error for its id
   }
 });
 
+test('a backend failure on WS is an error for that id, logged once like an HTTP 5xx; client errors and overload are not logged', async () => {
+  const log: string[] = [];
+  const srv = await startServer({ ...defaultConfig(), host: '127.0.0.1', port: 0, workers: 1, threads: 1, maxConcurrentRequests: 1 },
+    { rerankers: [{ name: 'tiny', dir: crossDir }], embedders: [] }, { log: (line) => log.push(line) });
+  try {
+    const c = await TestClient.open(`ws://127.0.0.1:${srv.port}/ws`);
+    // Client faults (422, 404) and overload (429) answer the client but are not the operator's business.
+    c.send({ type: 'search', id: 'no-coll', query: 'q' });
+    c.send({ type: 'cancel', id: 'never-sent' });
+    for (const id of ['no-coll', 'never-sent']) assert.equal((await c.settled(id)).at(-1)!.msg.type, 'error');
+    // One slot (max_concurrent_requests 1): the second request arrives while the first holds it.
+    c.send({ type: 'rerank', id: 'busy', query: 'load', passages: passages(1000, 'busy') });
+    c.send({ type: 'rerank', id: 'over', query: 'load', passages: ['x'] });
+    assert.equal(((await c.settled('over')).at(-1)!.msg as { error_type?: string }).error_type, 'overloaded');
+    assert.equal((await c.settled('busy')).at(-1)!.msg.type, 'final');
+    assert.equal(log.length, 0, `no log line for 4xx / 429: ${log.join('; ')}`);
+
+    // The model's workers are gone: inference fails, the request gets a backend error, the process lives on.
+    await srv.ctx.reranker(null).encoder.close();
+    c.send({ type: 'rerank', id: 'broken', query: 'q', passages: ['a', 'b'] });
+    const end = (await c.settled('broken')).at(-1)!.msg as { type: string; error_type: string; error: string };
+    assert.equal(end.type, 'error');
+    assert.equal(end.error_type, 'backend');
+    assert.equal(log.length, 1, log.join('\n'));
+    assert.match(log[0], /^crossgate: WS ws:rerank id "broken" -> 500 backend: /);
+    assert.ok(log[0].endsWith(end.error), 'the log line carries the message the client got');
+    assert.equal(c.closed, null, 'a backend error keeps the socket open');
+    await c.close();
+  } finally {
+    await srv.shutdown('test over');
+  }
+});
+
 test('shutdown closes open sockets with 1001', async () => {
   const c = await TestClient.open(url, AUTH);
   c.send({ type: 'rerank', id: 'last', query: 'q', passages: passages(50, 'last') });

@@ -10,8 +10,12 @@ import { ensureGenerated } from '../models/generate.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { Collection } from '../src/pipeline/collection.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
-import { startServer, type RunningServer } from '../src/server/server.js';
+import type { RunningServer } from '../src/server/server.js';
 import { encodeBinary, type FinalMessage, type PartialMessage, type ServerMessage } from '../src/wire/codec.js';
+// The server and the client codec come from the package entry, as an application would import them.
+import * as crossgate from '../src/crossgate.js';
+import { startServer } from '../src/crossgate.js';
+import WebSocket from 'ws';
 import { TestClient, type Received } from './81.server.ws.client.js';
 
 const WORDS = ('the a fox river bank loan interest rate model score rank passage query vector index batch token ' +
@@ -31,6 +35,10 @@ function passages(n: number, seed: number, spread = 40): string[] {
 }
 
 const MAX_MESSAGE = 256 * 1024;
+
+function docId(i: number): string {
+  return [`kb/article-${i}`, `faq:${i}#answer`, `dokumänt-${i}`, `${18446744073709551616n + BigInt(i)}`][i % 4];
+}
 const DOC_COUNT = 40;
 let server: RunningServer;
 let url: string;
@@ -49,10 +57,10 @@ before(async () => {
   const crossDir = await ensureGenerated('tiny-cross');
   const biDir = await ensureGenerated('tiny-bi');
   root = mkdtempSync(join(tmpdir(), 'crossgate-ws-'));
-  // A collection whose ids are decimal strings (the wire's doc_id is a uint64).
+  // A collection whose ids are strings of every shape: words, paths, non-ASCII, and digits past 2^64.
   const bi = await BiEncoder.load(biDir, { workers: 1, threads: 1 });
   const coll = Collection.create(bi);
-  await coll.add(passages(DOC_COUNT, 7).map((text, i) => ({ id: String(1000 + i), text })));
+  await coll.add(passages(DOC_COUNT, 7).map((text, i) => ({ id: docId(i), text })));
   await coll.save(join(root, 'coll'));
   await bi.close();
 
@@ -143,7 +151,7 @@ for (const encoding of ['json', 'binary'] as const) {
     await c.close();
   });
 
-  test(`search over ${encoding}: accepted, candidates (ids, texts, retrieval scores), partial+, final over the candidates`, async () => {
+  test(`search over ${encoding}: accepted, candidates (the collection's string ids, texts, retrieval scores), partial+, final over the candidates`, async () => {
     const c = await TestClient.open(url);
     const query = 'dense retrieve cross encoder';
     c.send({ type: 'search', id: 's1', query, top_k: 12, threshold: 0.3 }, encoding);
@@ -153,8 +161,12 @@ for (const encoding of ['json', 'binary'] as const) {
     assert.equal(cand.hits.length, 12);
     assert.deepEqual(cand.hits.map((h) => h.index), Array.from({ length: 12 }, (_, i) => i));
     const docs = server.ctx.collection!;
+    // doc_id is the id the collection stores, as is, in retrieval order.
+    assert.deepEqual(cand.hits.map((h) => h.doc_id), (await docs.search(query, 12)).map((h) => h.id));
+    assert.ok(cand.hits.some((h) => !/^\d+$/.test(h.doc_id)), 'non-numeric ids travel too');
     for (const h of cand.hits) {
-      assert.equal(docs.get(String(h.doc_id))?.text, h.text, `hit ${h.index} carries its document`);
+      assert.equal(typeof h.doc_id, 'string');
+      assert.equal(docs.get(h.doc_id)?.text, h.text, `hit ${h.index} carries its document`);
       if (h.index > 0) assert.ok(cand.hits[h.index - 1].retrieval_score >= h.retrieval_score, 'candidates in retrieval order');
     }
     const final = assertScores(rs, await reference(query, cand.hits.map((h) => h.text!)), 0.3, `search ${encoding}`);
@@ -264,6 +276,29 @@ test('a client that disconnects mid-request: its work is dropped, nothing is sen
   assert.deepEqual(serverLog.slice(logBefore), []);
   assert.deepEqual(uncaught, []);
   await other.close();
+});
+
+test('a JS client using only the package entry speaks flatbuffers: encodeFrame(msg, \'binary\') out, decodeServerFrame(bytes, true) in', async () => {
+  const { encodeFrame, decodeServerFrame } = crossgate;
+  const ws = new WebSocket(url);
+  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  const got: crossgate.ServerMessage[] = [];
+  const done = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      assert.equal(isBinary, true, 'binary request, binary replies');
+      const msg = decodeServerFrame(new Uint8Array(data), true);
+      got.push(msg);
+      if (msg.type === 'final' || msg.type === 'error') resolve();
+    });
+  });
+  const query = 'fox river';
+  const msg: crossgate.RerankMessage = { type: 'rerank', id: 'entry', query, passages: passages(20, 3), threshold: 0.5 };
+  ws.send(encodeFrame(msg, 'binary'), { binary: true });
+  await done;
+  ws.close();
+  const rs = got.map((m) => ({ msg: m, binary: true, at: 0 }));
+  assertOrder(rs, false, 'package-entry client');
+  assertScores(rs, await reference(query, msg.passages), 0.5, 'package-entry client');
 });
 
 test('malformed JSON, bad fields and malformed/truncated flatbuffers get errors; the socket keeps serving', async () => {

@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { findHubSnapshot, resolveDemoModel, resolveModelArg } from '../src/cli/model-paths.js';
@@ -15,39 +15,15 @@ import { runModels } from '../src/cli/models.js';
 import { UsageError } from '../src/cli/args.js';
 import { HubError, listCachedModels, pullModel, resolveModelRef } from '../src/models/hub/index.js';
 import { FakeHub } from './90.hub.fake-hub.js';
+import { PY_COMMIT, PY_OLD_COMMIT, pythonCache } from './90.hub.python-cache.js';
 
 let root: string;
 let crossDir: string;
 let biDir: string;
 let hub: FakeHub;
 
-const COMMIT = '0123456789abcdef0123456789abcdef01234567';
-const OLD_COMMIT = 'fedcba9876543210fedcba9876543210fedcba98';
-
-/** Lays `src` out the way huggingface_hub does: content-addressed blobs, relative links, refs/main. */
-function pythonCache(cache: string, repoId: string, src: string, files: string[]): string {
-  const repoDir = join(cache, 'models--' + repoId.replace('/', '--'));
-  for (const f of files) {
-    const data = readFileSync(join(src, f));
-    const etag = f.endsWith('.onnx') ? createHash('sha256').update(data).digest('hex') : createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
-    const blob = join(repoDir, 'blobs', etag);
-    mkdirSync(dirname(blob), { recursive: true });
-    writeFileSync(blob, data);
-    const pointer = join(repoDir, 'snapshots', COMMIT, f);
-    mkdirSync(dirname(pointer), { recursive: true });
-    symlinkSync(relative(dirname(pointer), blob), pointer);
-  }
-  // An older snapshot from a transformers-only download (no ONNX), and the bookkeeping Python leaves.
-  mkdirSync(join(repoDir, 'snapshots', OLD_COMMIT), { recursive: true });
-  writeFileSync(join(repoDir, 'snapshots', OLD_COMMIT, 'config.json'), '{}');
-  mkdirSync(join(repoDir, '.no_exist', COMMIT), { recursive: true });
-  writeFileSync(join(repoDir, '.no_exist', COMMIT, 'added_tokens.json'), '');
-  mkdirSync(join(repoDir, 'refs'), { recursive: true });
-  writeFileSync(join(repoDir, 'refs', 'main'), COMMIT);
-  mkdirSync(join(cache, '.locks', 'models--' + repoId.replace('/', '--')), { recursive: true });
-  writeFileSync(join(cache, '.locks', 'models--' + repoId.replace('/', '--'), 'leftover.lock'), '');
-  return join(repoDir, 'snapshots', COMMIT);
-}
+const COMMIT = PY_COMMIT;
+const OLD_COMMIT = PY_OLD_COMMIT;
 
 function capture(): { io: { out: { write(s: string): boolean }; err: { write(s: string): boolean; isTTY: boolean }; env: NodeJS.ProcessEnv }; out: () => string; err: () => string } {
   let o = '';

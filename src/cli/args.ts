@@ -44,7 +44,7 @@ export const HELP_OPTION: Record<string, OptionSpec> = {
 /** --threads/--workers/--quantized: how models run. Shared by every command that loads a model. */
 export const INFER_OPTIONS: Record<string, OptionSpec> = {
   threads: { type: 'string', value: 'N', description: 'Intra-op threads per ONNX Runtime session (default: every core with 1 worker, else 1).' },
-  workers: { type: 'string', value: 'N', description: 'Worker threads, one ONNX Runtime session (and model copy) each (default 1).' },
+  workers: { type: 'string', value: 'N', description: 'Worker threads, one ONNX Runtime session (and model copy) each (default 2, or 1 on a 1-core machine).' },
   quantized: { type: 'boolean', description: "Run the model's quantized ONNX file (onnx/model_quantized.onnx or similar) instead of fp32." },
 };
 

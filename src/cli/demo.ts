@@ -48,8 +48,8 @@ export const demoCommand: CommandSpec = {
   summary: "replay the original cross-encoding example (basic comparison + retrieve/rerank/gate)",
   usage: ['demo [--model DIR] [--bi-encoder DIR] [--top-k K] [--threshold P]'],
   options: {
-    model: { type: 'string', value: 'DIR', description: `Cross-encoder directory (default: ${HUB_REPOS.cross} from the HF cache, else a generated clone).` },
-    'bi-encoder': { type: 'string', value: 'DIR', description: `Bi-encoder directory (default: ${HUB_REPOS.bi} from the HF cache, else a generated clone).` },
+    model: { type: 'string', value: 'DIR', description: `Cross-encoder directory or cached hub repo id (default: ${HUB_REPOS.cross} from the HF cache, else a generated clone).` },
+    'bi-encoder': { type: 'string', value: 'DIR', description: `Bi-encoder directory or cached hub repo id (default: ${HUB_REPOS.bi} from the HF cache, else a generated clone).` },
     'top-k': { type: 'string', short: 'k', value: 'K', description: `Passages retrieved per query (default ${DEFAULT_TOP_K}).` },
     threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default ${DEFAULT_THRESHOLD}).` },
     ...INFER_OPTIONS,

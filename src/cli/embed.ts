@@ -3,6 +3,7 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, requireString, type CommandSpec } from './args.js';
 import { f4 } from './format.js';
 import { hintIfInteractive, Output, preview, readNonBlankLines } from './io.js';
+import { resolveModelArg } from './model-paths.js';
 
 /**
  * Texts embedded per call. Output streams chunk by chunk, so memory stays bounded by this many vectors
@@ -15,7 +16,7 @@ export const embedCommand: CommandSpec = {
   summary: 'embed texts from stdin with a bi-encoder',
   usage: ['embed --model DIR [--json] < texts.txt'],
   options: {
-    model: { type: 'string', value: 'DIR', description: 'Bi-encoder model directory (sentence-transformers layout with an ONNX file). Required.' },
+    model: { type: 'string', value: 'DIR', description: 'Bi-encoder model directory (sentence-transformers layout with an ONNX file) or a cached hub repo id (org/name[@rev]). Required.' },
     json: { type: 'boolean', description: 'Print {"embeddings": number[][]} (one object for all texts).' },
     ...INFER_OPTIONS,
     ...HELP_OPTION,
@@ -28,9 +29,10 @@ export const embedCommand: CommandSpec = {
     const spec = embedCommand;
     const model = requireString(values, 'model', spec);
     const opts = inferOptions(values, spec);
+    const dir = resolveModelArg('--model', model, { quantized: opts.quantized });
     hintIfInteractive('texts');
     const texts = (await readNonBlankLines()).map((l) => l.text);
-    const encoder = await BiEncoder.load(model, opts);
+    const encoder = await BiEncoder.load(dir, opts);
     const out = new Output();
     try {
       if (values.json === true) await out.write('{"embeddings":[');

@@ -5,6 +5,7 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import { Collection, type CollectionDocument } from '../pipeline/collection.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalString, requireString, UsageError, type CommandSpec } from './args.js';
 import { hintIfInteractive, parseJsonObjectLine, readLines } from './io.js';
+import { resolveModelArg } from './model-paths.js';
 import { createProgress } from './progress.js';
 
 const EXPECTED = '{"id": string, "text": string, ...other fields kept as metadata}';
@@ -31,7 +32,7 @@ export const indexBuildCommand: CommandSpec = {
   summary: 'embed JSONL documents from stdin and save them as a searchable collection',
   usage: ['index build --bi-encoder DIR --out PATH [--storage f32|f16|int8] [--force] < docs.jsonl'],
   options: {
-    'bi-encoder': { type: 'string', value: 'DIR', description: 'Bi-encoder model directory; recorded in the collection so search can reload it. Required.' },
+    'bi-encoder': { type: 'string', value: 'DIR', description: 'Bi-encoder model directory or cached hub repo id (org/name[@rev]); recorded in the collection so search can reload it. Required.' },
     out: { type: 'string', short: 'o', value: 'PATH', description: 'Directory to write the collection to (created if missing). Required.' },
     storage: { type: 'string', value: 'KIND', description: 'Vector storage: f32 (default, exact), f16 (2x smaller) or int8 (4x smaller, slightly lossy).' },
     'batch-size': { type: 'string', value: 'N', description: 'Documents embedded per call (default 64); also how often progress updates.' },
@@ -46,7 +47,7 @@ export const indexBuildCommand: CommandSpec = {
   ],
   async run(values) {
     const spec = indexBuildCommand;
-    const modelDir = requireString(values, 'bi-encoder', spec);
+    const modelDir = resolveModelArg('--bi-encoder', requireString(values, 'bi-encoder', spec), { quantized: values.quantized === true });
     const out = resolve(requireString(values, 'out', spec));
     const storage = optionalString(values, 'storage') ?? 'f32';
     if (storage !== 'f32' && storage !== 'f16' && storage !== 'int8') throw new UsageError(`--storage is "${storage}"; expected f32, f16 or int8`, spec);

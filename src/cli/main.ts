@@ -27,6 +27,7 @@ export function topLevelHelp(): string {
     '  --threads N     intra-op threads per ONNX Runtime session',
     '  --workers N     worker threads, one session each',
     '  --quantized     run the quantized ONNX file',
+    'A model is a directory or a hub repo id (org/name[@rev]) already in the cache (`crossgate models pull`).',
     '',
     'Run `crossgate <command> --help` for a command\'s options, input and output formats.',
     '',

@@ -5,13 +5,14 @@ import { rerank } from '../pipeline/precision.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalProbability, requireString, type CommandSpec } from './args.js';
 import { f4 } from './format.js';
 import { hintIfInteractive, Output, preview, readNonBlankLines } from './io.js';
+import { resolveModelArg } from './model-paths.js';
 
 export const rerankCommand: CommandSpec = {
   name: 'rerank',
   summary: 'score passages from stdin against a query with a cross-encoder',
   usage: ['rerank --model DIR --query Q [--threshold P] [--json] < passages.txt'],
   options: {
-    model: { type: 'string', value: 'DIR', description: 'Cross-encoder model directory (config.json, tokenizer.json, ONNX file). Required.' },
+    model: { type: 'string', value: 'DIR', description: 'Cross-encoder model directory (config.json, tokenizer.json, ONNX file) or a cached hub repo id (org/name[@rev]). Required.' },
     query: { type: 'string', short: 'q', value: 'Q', description: 'The query to score every passage against. Required.' },
     threshold: { type: 'string', value: 'P', description: 'Mark passages whose probability is >= P (0..1) as kept.' },
     json: { type: 'boolean', description: 'Print one JSON object instead of a table.' },
@@ -30,9 +31,10 @@ export const rerankCommand: CommandSpec = {
     const query = requireString(values, 'query', spec);
     const threshold = optionalProbability(values, 'threshold', spec);
     const opts = inferOptions(values, spec);
+    const dir = resolveModelArg('--model', model, { quantized: opts.quantized });
     hintIfInteractive('passages');
     const passages = (await readNonBlankLines()).map((l) => l.text);
-    const encoder = await CrossEncoder.load(model, opts);
+    const encoder = await CrossEncoder.load(dir, opts);
     try {
       const decision = await rerank(encoder, query, passages, threshold !== undefined ? { threshold } : {});
       const ranked = [...decision.candidates].sort((a, b) => b.logit - a.logit || a.index - b.index);

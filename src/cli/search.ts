@@ -8,6 +8,7 @@ import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline } from '../pipeline
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalProbability, optionalString, requireString, type CommandSpec } from './args.js';
 import { formatDecision, formatHits } from './format.js';
 import { Output } from './io.js';
+import { resolveModelArg } from './model-paths.js';
 
 export const searchCommand: CommandSpec = {
   name: 'search',
@@ -16,8 +17,8 @@ export const searchCommand: CommandSpec = {
   options: {
     index: { type: 'string', value: 'PATH', description: 'Collection directory written by `crossgate index build`. Required.' },
     query: { type: 'string', short: 'q', value: 'Q', description: 'The query. Required.' },
-    'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory; without it only the retrieval step runs.' },
-    'bi-encoder': { type: 'string', value: 'DIR', description: 'Override the bi-encoder directory recorded in the collection (same dimension required).' },
+    'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory or cached hub repo id (org/name[@rev]); without it only the retrieval step runs.' },
+    'bi-encoder': { type: 'string', value: 'DIR', description: 'Override the bi-encoder recorded in the collection: a directory or cached hub repo id (same dimension required).' },
     'top-k': { type: 'string', short: 'k', value: 'K', description: `Candidates to retrieve and rerank (default ${DEFAULT_TOP_K}).` },
     threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default ${DEFAULT_THRESHOLD}).` },
     json: { type: 'boolean', description: 'Print the decision (or the hits) as one JSON object.' },
@@ -36,10 +37,13 @@ export const searchCommand: CommandSpec = {
     const query = requireString(values, 'query', spec);
     const topK = optionalInt(values, 'top-k', spec, 1) ?? DEFAULT_TOP_K;
     const threshold = optionalProbability(values, 'threshold', spec) ?? DEFAULT_THRESHOLD;
-    const crossDir = optionalString(values, 'cross-encoder');
     const opts = inferOptions(values, spec);
+    const crossArg = optionalString(values, 'cross-encoder');
+    const crossDir = crossArg === undefined ? undefined : resolveModelArg('--cross-encoder', crossArg, { quantized: opts.quantized });
+    const biArg = optionalString(values, 'bi-encoder');
+    const biOverride = biArg === undefined ? undefined : resolveModelArg('--bi-encoder', biArg, { quantized: opts.quantized });
     const manifest = await Collection.readManifest(indexDir);
-    const biDir = optionalString(values, 'bi-encoder') ?? manifest.biEncoder.dir;
+    const biDir = biOverride ?? manifest.biEncoder.dir;
     const bi = await BiEncoder.load(biDir, opts);
     let cross: CrossEncoder | undefined;
     const out = new Output();

@@ -3,16 +3,18 @@
 // SIGTERM/SIGINT into a graceful shutdown that ends with exit code 0.
 import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { isRepoRef, parseRepoRef } from '../models/hub/index.js';
 import { Collection } from '../pipeline/collection.js';
-import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ServerConfig } from '../server/limits.js';
+import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ConfigSources, type ServerConfig } from '../server/limits.js';
 import { startServer, type ModelRef, type RunningServer, type ServedModels } from '../server/server.js';
 import { formatHelp, UsageError, type CommandSpec, type OptionSpec } from './args.js';
+import { resolveModelArg } from './model-paths.js';
 
 const PLACEHOLDER: Record<string, string> = { bytes: 'SIZE', ms: 'DURATION', s: 'SECONDS', tokens: 'N', count: 'N', text: 'VALUE', enum: 'NAME' };
 
 const MODEL_OPTIONS: Record<string, OptionSpec> = {
-  reranker: { type: 'string', value: 'NAME=DIR', description: 'A cross-encoder to serve (repeatable; the first is the default). NAME is what clients pass as "model"; DIR alone uses its folder name. Env: CROSSGATE_RERANKERS="a=DIR,b=DIR".' },
-  embedder: { type: 'string', value: 'NAME=DIR', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries). Env: CROSSGATE_EMBEDDERS.' },
+  reranker: { type: 'string', value: 'NAME=REF', description: 'A cross-encoder to serve (repeatable; the first is the default). REF is a model directory or a cached hub repo id (org/name[@rev], see `crossgate models pull`). NAME is what clients pass as "model"; REF alone uses the repo id or the folder name. Env: CROSSGATE_RERANKERS="a=REF,b=REF".' },
+  embedder: { type: 'string', value: 'NAME=REF', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries); REF as for --reranker. Env: CROSSGATE_EMBEDDERS.' },
   collection: { type: 'string', value: 'PATH', description: 'A collection built by `crossgate index build`, searched by /search and WS search. Without --embedder, the one it was built with is loaded. Env: CROSSGATE_COLLECTION.' },
   quantized: { type: 'boolean', description: "Run each model's quantized ONNX file. Env: CROSSGATE_QUANTIZED=true." },
 };
@@ -20,7 +22,7 @@ const MODEL_OPTIONS: Record<string, OptionSpec> = {
 function configOptions(): Record<string, OptionSpec> {
   const out: Record<string, OptionSpec> = {};
   for (const f of CONFIG_FIELDS) {
-    const def = typeof f.default === 'function' ? 'cores' : f.default === null ? 'none' : String(f.default);
+    const def = typeof f.default === 'function' ? f.defaultText ?? 'computed' : f.default === null ? 'none' : String(f.default);
     out[f.flag.slice(2)] = {
       type: f.unit === 'bool' ? 'boolean' : 'string',
       value: PLACEHOLDER[f.unit],
@@ -34,7 +36,7 @@ export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void
   name: 'serve',
   summary: 'run the reranking server: TEI/Cohere/OpenAI-compatible HTTP and streaming WebSocket (/ws)',
   usage: [
-    'serve --reranker NAME=DIR [--reranker NAME=DIR ...] [--embedder NAME=DIR] [--collection PATH] [--host H] [--port P] [limit flags]',
+    'serve --reranker NAME=REF [--reranker NAME=REF ...] [--embedder NAME=REF] [--collection PATH] [--host H] [--port P] [limit flags]',
   ],
   options: { ...MODEL_OPTIONS, ...configOptions(), help: { type: 'boolean', short: 'h', description: 'Show this help and exit.' } },
   details: [
@@ -53,23 +55,37 @@ export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void
     }
     let config: ServerConfig;
     let rest: string[];
+    let sources: ConfigSources;
     try {
-      ({ config, rest } = parseServerConfig({ argv, env: process.env }));
+      ({ config, rest, sources } = parseServerConfig({ argv, env: process.env }));
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message, serveCommand);
       throw e;
     }
     const models = await modelsFrom(rest, process.env);
-    await serve(config, models);
+    await serve(config, sources, models);
   },
 };
 
-function parseModelRef(raw: string, flag: string): ModelRef {
+/**
+ * NAME=REF or REF, where REF is a model directory or a hub repo id in the cache. A repo id is resolved
+ * here, before the server listens, so a model that is not pulled fails at once with the flag named.
+ */
+function parseModelRef(raw: string, flag: string, quantized: boolean): ModelRef {
   const eq = raw.indexOf('=');
-  const name = eq > 0 ? raw.slice(0, eq) : basename(resolve(raw));
-  const dir = resolve(eq > 0 ? raw.slice(eq + 1) : raw);
-  if (raw.trim() === '' || (eq > 0 && raw.slice(eq + 1).trim() === '')) throw new UsageError(`${flag} needs NAME=DIR or DIR`, serveCommand);
-  if (!existsSync(dir)) throw new UsageError(`${flag} ${raw}: model directory ${dir} does not exist; pass a directory with config.json, tokenizer.json and an ONNX file`, serveCommand);
+  const ref = eq > 0 ? raw.slice(eq + 1) : raw;
+  if (raw.trim() === '' || ref.trim() === '') throw new UsageError(`${flag} needs NAME=REF or REF (REF: a model directory or a hub repo id org/name)`, serveCommand);
+  const repo = isRepoRef(ref);
+  let dir: string;
+  try {
+    dir = resolveModelArg(flag, ref, { quantized });
+  } catch (e) {
+    throw new UsageError((e as Error).message, serveCommand);
+  }
+  if (!repo && !existsSync(dir)) {
+    throw new UsageError(`${flag} ${raw}: model directory ${dir} does not exist; pass a directory with config.json, tokenizer.json and an ONNX file, or a hub repo id (org/name) pulled with \`crossgate models pull\``, serveCommand);
+  }
+  const name = eq > 0 ? raw.slice(0, eq) : repo ? parseRepoRef(ref).repoId : basename(dir);
   return { name, dir };
 }
 
@@ -101,11 +117,12 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
     else if (name.startsWith('--')) throw new UsageError(`unknown option '${name}'`, serveCommand);
     else throw new UsageError(`unexpected argument '${arg}'; serve takes only flags`, serveCommand);
   }
-  const rr = (rerankers.length > 0 ? rerankers : envList(env.CROSSGATE_RERANKERS)).map((r) => parseModelRef(r, '--reranker'));
-  const ee = (embedders.length > 0 ? embedders : envList(env.CROSSGATE_EMBEDDERS)).map((r) => parseModelRef(r, '--embedder'));
-  collection ??= env.CROSSGATE_COLLECTION || undefined;
   quantized ??= /^(1|true|yes|on)$/i.test(env.CROSSGATE_QUANTIZED ?? '');
-  if (rr.length === 0) throw new UsageError('at least one cross-encoder is needed: pass --reranker NAME=DIR (or set CROSSGATE_RERANKERS)', serveCommand);
+  const q = quantized;
+  const rr = (rerankers.length > 0 ? rerankers : envList(env.CROSSGATE_RERANKERS)).map((r) => parseModelRef(r, '--reranker', q));
+  const ee = (embedders.length > 0 ? embedders : envList(env.CROSSGATE_EMBEDDERS)).map((r) => parseModelRef(r, '--embedder', q));
+  collection ??= env.CROSSGATE_COLLECTION || undefined;
+  if (rr.length === 0) throw new UsageError('at least one cross-encoder is needed: pass --reranker NAME=REF (or set CROSSGATE_RERANKERS)', serveCommand);
   if (collection !== undefined) {
     collection = resolve(collection);
     if (ee.length === 0) {
@@ -120,7 +137,7 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
   return { rerankers: rr, embedders: ee, collection: collection ?? null, quantized };
 }
 
-async function serve(config: ServerConfig, models: ServedModels): Promise<void> {
+async function serve(config: ServerConfig, sources: ConfigSources, models: ServedModels): Promise<void> {
   const out = (line: string): void => { process.stdout.write(`${line}\n`); };
   let server: RunningServer | null = null;
   let stopping: Promise<void> | null = null;
@@ -151,6 +168,7 @@ async function serve(config: ServerConfig, models: ServedModels): Promise<void> 
   try {
     const t0 = performance.now();
     server = await startServer(config, models, {
+      sources,
       onListening: ({ url }) => out(`crossgate serve: listening on ${url} (loading models)`),
       onModel: (m) => out(`  ${m.kind === 'cross-encoder' ? 'reranker' : 'embedder'} "${m.name}": ${m.dir} on ${m.executionProviders.join(', ')}`),
     });

@@ -6,12 +6,15 @@ import { Tokenizer } from '../tokenize/tokenizer.js';
 import { loadModelDir } from '../models/model-dir.js';
 import { HELP_OPTION, optionalInt, requireString, type CommandSpec } from './args.js';
 import { hintIfInteractive, Output, parseJsonObjectLine, readLines } from './io.js';
+import { resolveModelArg } from './model-paths.js';
 
 const EXPECTED = '{"text": string, "text_pair"?: string}';
 
-/** The tokenizer and the max length a model dir implies; accepts a tokenizer.json path too. */
-function openTokenizer(path: string): { tokenizer: Tokenizer; maxLength: number } {
-  if (!existsSync(path)) throw new Error(`--model ${path} does not exist; pass a model directory (with tokenizer.json) or a tokenizer.json file`);
+/** The tokenizer and the max length a model dir (or cached hub repo id) implies; accepts a tokenizer.json path too. */
+function openTokenizer(value: string): { tokenizer: Tokenizer; maxLength: number } {
+  // A repo id resolves to its snapshot in the hub cache; anything else is a path, checked below.
+  const path = resolveModelArg('--model', value);
+  if (!existsSync(path)) throw new Error(`--model ${value} does not exist; pass a model directory (with tokenizer.json), a tokenizer.json file, or a hub repo id (org/name) pulled with \`crossgate models pull\``);
   if (statSync(path).isFile()) {
     const tokenizer = Tokenizer.fromFile(path);
     return { tokenizer, maxLength: tokenizer.maxLength };
@@ -30,9 +33,9 @@ function openTokenizer(path: string): { tokenizer: Tokenizer; maxLength: number 
 export const tokenizeCommand: CommandSpec = {
   name: 'tokenize',
   summary: 'encode JSONL texts (and optional pairs) into token ids',
-  usage: ['tokenize --model DIR [--max-length N] < input.jsonl > ids.jsonl'],
+  usage: ['tokenize --model DIR|REPO [--max-length N] < input.jsonl > ids.jsonl'],
   options: {
-    model: { type: 'string', value: 'DIR', description: 'Model directory holding tokenizer.json (or the tokenizer.json file itself). Required.' },
+    model: { type: 'string', value: 'DIR', description: 'Model directory holding tokenizer.json, the tokenizer.json file itself, or a cached hub repo id (org/name[@rev]). Required.' },
     'max-length': { type: 'string', value: 'N', description: "Truncate each encoding to N tokens (default: the model's max length)." },
     ...HELP_OPTION,
   },

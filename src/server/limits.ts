@@ -1,7 +1,7 @@
 // Every server setting and limit as one named config field: default, reason, CLI flag, CROSSGATE_* env var.
 // Precedence: flag > env var > default. /info and the README limits table are produced from the same table.
 
-import { defaultThreads, defaultWorkers } from '../infer/options.js';
+import { defaultThreads, defaultWorkers, resolveInferOptions, type InferOptions } from '../infer/options.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 
@@ -40,7 +40,10 @@ export interface FieldSpec<K extends ConfigKey = ConfigKey> {
   group: Group;
   /** How values are written: 'bytes' takes 8MiB / 500KB / 1024; 'ms' takes 30s / 500ms / 2m / 1500. */
   unit: 'bytes' | 'ms' | 's' | 'tokens' | 'count' | 'bool' | 'text' | 'enum';
-  default: ServerConfig[K] | (() => ServerConfig[K]);
+  /** A value, or a function of the rest of the config (workers and threads depend on the execution provider). */
+  default: ServerConfig[K] | ((c?: Partial<ServerConfig>) => ServerConfig[K]);
+  /** The default in words, for help and the README, where it is a function. */
+  defaultText?: string;
   /** Why the limit exists and what raising or lowering it trades. */
   reason: string;
   /** Accepted values, in words, for error messages. */
@@ -122,9 +125,9 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'TCP port to listen on.', parse: int(0, 65535) }),
   field({ key: 'apiKey', name: 'api_key', group: 'network', unit: 'text', default: null, secret: true, accepts: 'a non-empty string without spaces',
     reason: 'When set, every route except /health needs "Authorization: Bearer <key>". Prefer the env var: flags show up in ps.', parse: nonEmpty }),
-  field({ key: 'workers', name: 'workers', group: 'runtime', unit: 'count', default: () => defaultWorkers('cpu'), accepts: 'an integer 1..64',
+  field({ key: 'workers', name: 'workers', group: 'runtime', unit: 'count', default: (c) => defaultWorkers(c?.executionProvider ?? 'cpu'), defaultText: '2 (1 on cuda)', accepts: 'an integer 1..64',
     reason: 'Inference worker threads per model, one ORT session each. More workers overlap batches but each holds a copy of the model; on 2 cores 2 workers x 1 thread beat 1 x 2 in every measured pair (about 1.2x).', parse: int(1, 64) }),
-  field({ key: 'threads', name: 'threads', group: 'runtime', unit: 'count', default: () => defaultThreads(defaultWorkers('cpu')), accepts: 'an integer 1..256',
+  field({ key: 'threads', name: 'threads', group: 'runtime', unit: 'count', default: (c) => defaultThreads(c?.workers ?? defaultWorkers(c?.executionProvider ?? 'cpu')), defaultText: 'cores ÷ workers', accepts: 'an integer 1..256',
     reason: 'Intra-op threads per ORT session. workers x threads above the core count makes sessions fight for cores.', parse: int(1, 256) }),
   field({ key: 'executionProvider', name: 'execution_provider', group: 'runtime', unit: 'enum', default: 'cpu', accepts: "'cpu' or 'cuda'",
     reason: 'Where inference runs. cuda needs onnxruntime-node CUDA binaries and a GPU.',
@@ -174,9 +177,14 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
 
 const BY_FLAG = new Map<string, FieldSpec>(CONFIG_FIELDS.map((f) => [f.flag, f]));
 
+function defaultOf(f: FieldSpec, c?: Partial<ServerConfig>): unknown {
+  return typeof f.default === 'function' ? (f.default as (c?: Partial<ServerConfig>) => unknown)(c) : f.default;
+}
+
+/** Every field at its default (workers and threads for the cpu execution provider). */
 export function defaultConfig(): ServerConfig {
   const out: Record<string, unknown> = {};
-  for (const f of CONFIG_FIELDS) out[f.key] = typeof f.default === 'function' ? (f.default as () => unknown)() : f.default;
+  for (const f of CONFIG_FIELDS) out[f.key] = defaultOf(f, out as Partial<ServerConfig>);
   return out as unknown as ServerConfig;
 }
 
@@ -189,12 +197,15 @@ function parseOne(f: FieldSpec, raw: string, source: string): unknown {
   return v;
 }
 
+export type ConfigSource = 'default' | 'env' | 'flag';
+export type ConfigSources = Record<ConfigKey, ConfigSource>;
+
 export interface ParsedConfig {
   config: ServerConfig;
   /** Arguments that are not config flags, in order (the serve command's own flags, e.g. --model). */
   rest: string[];
-  /** Where each field's value came from. */
-  sources: Record<ConfigKey, 'default' | 'env' | 'flag'>;
+  /** Where each field's value came from; pass it to startServer so defaulted workers/threads follow the execution provider. */
+  sources: ConfigSources;
 }
 
 /**
@@ -245,6 +256,11 @@ export function parseServerConfig(opts: { argv?: readonly string[]; env?: NodeJS
     config[f.key] = parseOne(f, raw, f.flag);
     sources[f.key] = 'flag';
   }
+  // Defaults that depend on other fields (workers on the execution provider, threads on workers) are
+  // worked out again now that those fields are known, in table order.
+  for (const f of CONFIG_FIELDS) {
+    if (sources[f.key] === 'default' && typeof f.default === 'function') config[f.key] = defaultOf(f, config as Partial<ServerConfig>);
+  }
   const c = config as unknown as ServerConfig;
   checkConsistency(c, sources);
   return { config: c, rest, sources };
@@ -279,6 +295,30 @@ function checkConsistency(c: ServerConfig, sources: Record<ConfigKey, string>): 
   }
 }
 
+/**
+ * The InferOptions every served model loads with. workers and threads that came from the defaults are
+ * left undefined, so the inference room picks them for the execution provider it runs (1 worker on cuda,
+ * 2 on cpu; threads = cores / workers). Without `sources` every value counts as chosen and is passed as is.
+ */
+export function inferOptionsFor(c: ServerConfig, sources?: Partial<ConfigSources>, quantized = false): InferOptions {
+  const chosen = (k: ConfigKey): boolean => sources === undefined || (sources[k] !== undefined && sources[k] !== 'default');
+  return {
+    threads: chosen('threads') ? c.threads : undefined,
+    workers: chosen('workers') ? c.workers : undefined,
+    executionProvider: c.executionProvider,
+    cudaFallbackToCpu: c.cudaFallback,
+    maxBatchTokens: c.maxBatchTokens,
+    maxQueueTokens: c.maxQueueTokens,
+    quantized,
+  };
+}
+
+/** The config as the server runs it: workers and threads as the encoders resolve `infer` (what /info shows). */
+export function effectiveConfig(c: ServerConfig, infer: InferOptions): ServerConfig {
+  const r = resolveInferOptions(infer);
+  return { ...c, workers: r.workers, threads: r.threads };
+}
+
 export interface LimitView {
   value: unknown;
   default: unknown;
@@ -292,7 +332,8 @@ export interface LimitView {
 export function limitsInfo(c: ServerConfig): Record<string, LimitView> {
   const out: Record<string, LimitView> = {};
   for (const f of CONFIG_FIELDS) {
-    const def = typeof f.default === 'function' ? (f.default as () => unknown)() : f.default;
+    // Defaults that depend on the execution provider are shown for the one configured.
+    const def = defaultOf(f, { executionProvider: c.executionProvider });
     const value = f.secret ? (c[f.key] === null ? null : '(set)') : c[f.key];
     out[f.name] = { value, default: f.secret ? null : def, unit: f.unit, flag: f.flag, env: f.env, reason: f.reason };
   }
@@ -302,7 +343,7 @@ export function limitsInfo(c: ServerConfig): Record<string, LimitView> {
 /** A Markdown table of every field, for the README and `serve --help`. */
 export function limitsMarkdown(): string {
   const rows = CONFIG_FIELDS.map((f) => {
-    const def = typeof f.default === 'function' ? 'cores' : f.default === null ? '(none)' : String(f.default);
+    const def = typeof f.default === 'function' ? f.defaultText ?? 'computed' : f.default === null ? '(none)' : String(f.default);
     return `| \`${f.name}\` | \`${f.flag}\` | \`${f.env}\` | ${def} | ${f.reason} |`;
   });
   return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows].join('\n');

@@ -4,18 +4,15 @@
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { resolve } from 'node:path';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
-import type { InferOptions } from '../infer/options.js';
 import type { BatchEvent } from '../infer/scheduler.js';
 import { Collection } from '../pipeline/collection.js';
 import { PrecisionPipeline } from '../pipeline/precision.js';
 import type { ServedEmbedder, ServedReranker, ServerContext, ServerPhase } from './context.js';
 import { ApiError, fmt } from './errors.js';
 import { registerHttp } from './http.js';
-import type { ServerConfig } from './limits.js';
-import { limitsInfo } from './limits.js';
+import { effectiveConfig, inferOptionsFor, limitsInfo, type ConfigSources, type ServerConfig } from './limits.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import { App, closeAll, listen, UWS_PACKAGE, type Listening } from './uws.js';
 import { registerWebSocket, type WsHandle } from './ws.js';
@@ -38,8 +35,14 @@ export interface StartOptions {
   onModel?: (m: { name: string; kind: 'cross-encoder' | 'bi-encoder'; dir: string; executionProviders: readonly string[] }) => void;
   /** The server turns ready only once this settles as well (for an embedding app's own warm-up). */
   readyGate?: Promise<unknown>;
-  /** One line per event worth an operator's eye (5xx, shutdown steps). Default: stderr. */
+  /** One line per event worth an operator's eye (HTTP and WS 5xx, shutdown steps). Default: stderr. */
   log?: (line: string) => void;
+  /**
+   * Where each config value came from (parseServerConfig's `sources`). workers/threads marked 'default'
+   * are left to the inference room, which picks them for the execution provider (1 worker on cuda).
+   * Without it every value in `config` is used as given.
+   */
+  sources?: Partial<ConfigSources>;
 }
 
 export interface RunningServer {
@@ -183,18 +186,22 @@ function batchObserver(metrics: ServerMetrics, model: string): (b: BatchEvent) =
 
 function modelInfo(m: ServedReranker | ServedEmbedder): Record<string, unknown> {
   const spec = m.encoder.spec;
-  const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: resolve(m.dir), max_length: spec.maxLength };
+  // spec.dir is the folder that was loaded (a hub repo id shows as its cache snapshot).
+  const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: spec.dir, max_length: spec.maxLength };
   if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: spec.numLabels, activation: spec.activation });
   else Object.assign(base, { dim: m.encoder.dim, pooling: spec.pooling, normalize: spec.normalize });
   base.execution_providers = [...m.encoder.executionProviders];
   return base;
 }
 
-export async function startServer(config: ServerConfig, models: ServedModels, opts: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(requested: ServerConfig, models: ServedModels, opts: StartOptions = {}): Promise<RunningServer> {
   checkNames(models);
   if (models.collection && models.embedders.length === 0) {
     throw new Error('a collection needs the bi-encoder it was built with; pass --embedder NAME=DIR');
   }
+  const inferOptions = inferOptionsFor(requested, opts.sources, models.quantized === true);
+  // From here on the config holds what runs (workers/threads as the encoders resolve them): /info shows it.
+  const config = effectiveConfig(requested, inferOptions);
   const log = opts.log ?? ((line: string) => { process.stderr.write(`${line}\n`); });
   const metrics = createServerMetrics();
   const state = new ServerState(config, metrics);
@@ -219,7 +226,7 @@ export async function startServer(config: ServerConfig, models: ServedModels, op
     };
   };
   registerHttp(app, { ctx: state, shutdownSignal: shutdownController.signal, info, version: VERSION, log });
-  const ws = registerWebSocket(app, state);
+  const ws = registerWebSocket(app, state, log);
 
   let listening: Listening;
   try {
@@ -232,26 +239,16 @@ export async function startServer(config: ServerConfig, models: ServedModels, op
   const url = `http://${urlHost}:${listening.port}`;
   opts.onListening?.({ host: config.host, port: listening.port, url });
 
-  const inferOptions: InferOptions = {
-    threads: config.threads,
-    workers: config.workers,
-    executionProvider: config.executionProvider,
-    cudaFallbackToCpu: config.cudaFallback,
-    maxBatchTokens: config.maxBatchTokens,
-    maxQueueTokens: config.maxQueueTokens,
-    quantized: models.quantized === true,
-  };
-
   try {
     for (const m of models.rerankers) {
       const encoder = await CrossEncoder.load(m.dir, inferOptions);
-      state.rerankers.set(m.name, { name: m.name, kind: 'cross-encoder', dir: m.dir, encoder });
-      opts.onModel?.({ name: m.name, kind: 'cross-encoder', dir: m.dir, executionProviders: encoder.executionProviders });
+      state.rerankers.set(m.name, { name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, encoder });
+      opts.onModel?.({ name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
     }
     for (const m of models.embedders) {
       const encoder = await BiEncoder.load(m.dir, inferOptions);
-      state.embedders.set(m.name, { name: m.name, kind: 'bi-encoder', dir: m.dir, encoder });
-      opts.onModel?.({ name: m.name, kind: 'bi-encoder', dir: m.dir, executionProviders: encoder.executionProviders });
+      state.embedders.set(m.name, { name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, encoder });
+      opts.onModel?.({ name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
     }
     if (models.collection) {
       const embedder = [...state.embedders.values()][0];

@@ -184,7 +184,7 @@ class Hub {
   slowReadersClosed = 0;
   requestsAbandoned = 0;
 
-  constructor(readonly ctx: ServerContext) {
+  constructor(readonly ctx: ServerContext, private readonly log: (line: string) => void) {
     this.softBytes = ctx.config.wsBackpressureSoftBytes;
     this.hardBytes = ctx.config.wsBackpressureHardBytes;
   }
@@ -203,7 +203,7 @@ class Hub {
     try {
       msg = decodeClientFrame(frame, isBinary, { maxBytes: this.ctx.config.wsMaxMessageBytes });
     } catch (e) {
-      this.refuse(conn, toApiError(e, 'internal'), encoding);
+      this.refuse(conn, toApiError(e, 'internal'), encoding, undefined, 'ws');
       return;
     }
     switch (msg.type) {
@@ -228,8 +228,15 @@ class Hub {
     }
   }
 
-  /** An error for one frame or request, and the close its type calls for (errors.ts decides). */
-  private refuse(conn: Connection, err: ApiError, encoding: FrameEncoding, id?: string): void {
+  /** One log line for a server-side failure (backend, internal); 4xx are the client's, 503/504 are load. */
+  logFailure(err: ApiError, route: string, id?: string): void {
+    if (err.status < 500 || err.status === 503 || err.status === 504) return;
+    this.log(`crossgate: WS ${route}${id === undefined ? '' : ` id ${JSON.stringify(id)}`} -> ${err.status} ${err.type}: ${err.message}`);
+  }
+
+  /** An error for one frame or request (logged when it is the server's fault), and the close its type calls for (errors.ts decides). */
+  private refuse(conn: Connection, err: ApiError, encoding: FrameEncoding, id?: string, route: Route | 'ws' = 'ws'): void {
+    this.logFailure(err, route, id);
     conn.send(wsErrorMessage(err, id), encoding);
     const code = wsCloseCode(err.type);
     if (code === null) return;
@@ -254,7 +261,7 @@ class Hub {
       const err = new ApiError('validation',
         `id '${msg.id}' is already in flight on this connection; use an id that is unique among your in-flight requests (the first request goes on)`,
         { field: 'id', requestId: msg.id });
-      this.refuse(conn, err, encoding);
+      this.refuse(conn, err, encoding, undefined, route);
       count(err.status);
       return;
     }
@@ -264,7 +271,7 @@ class Hub {
       release = ctx.admit();
     } catch (e) {
       const err = toApiError(e, 'internal');
-      this.refuse(conn, err, encoding, msg.id);
+      this.refuse(conn, err, encoding, msg.id, route);
       count(err.status);
       return;
     }
@@ -315,7 +322,7 @@ class Hub {
       }
       const err = toApiError(e, 'backend');
       status = err.status;
-      this.refuse(conn, err, encoding, r.id);
+      this.refuse(conn, err, encoding, r.id, route);
     } finally {
       release();
       if (conn.requests.get(r.id) === r) conn.requests.delete(r.id);
@@ -337,14 +344,9 @@ function partialScores(p: { indices: Int32Array; logits?: Float32Array; probabil
   return out;
 }
 
-const DECIMAL_ID = /^(0|[1-9]\d{0,15})$/;
-/**
- * The wire's doc_id is a uint64 while collection ids are strings: numeric ids travel as themselves;
- * any other id falls back to the retrieval rank and the text identifies the document.
- */
+/** A retrieval hit on the wire: doc_id is the collection's own id, whatever its form. */
 function candidateHit(h: { index: number; id: string; text: string; score: number }): CandidateHit {
-  const n = DECIMAL_ID.test(h.id) ? Number(h.id) : NaN;
-  return { index: h.index, doc_id: Number.isSafeInteger(n) ? n : h.index, retrieval_score: h.score, text: h.text };
+  return { index: h.index, doc_id: h.id, retrieval_score: h.score, text: h.text };
 }
 
 /** All results sorted by probability (cut to top_n when asked), the indices that passed, and the gate outcome. */
@@ -365,10 +367,11 @@ function finalMessage(id: string, result: RerankResult, topN: number | undefined
 
 /**
  * Mounts the protocol on '/ws'. Auth (Authorization: Bearer) and readiness are checked on the upgrade
- * request, so a refused client gets a plain HTTP 401/503 with the {error, error_type} body.
+ * request, so a refused client gets a plain HTTP 401/503 with the {error, error_type} body. `log` gets one
+ * line per backend/internal failure (the server passes the same sink HTTP logs its 5xx to); default stderr.
  */
-export function registerWebSocket(app: TemplatedApp, ctx: ServerContext): WsHandle {
-  const hub = new Hub(ctx);
+export function registerWebSocket(app: TemplatedApp, ctx: ServerContext, log?: (line: string) => void): WsHandle {
+  const hub = new Hub(ctx, log ?? ((line: string) => { process.stderr.write(`${line}\n`); }));
   const c = ctx.config;
   // uWS cuts a frame over maxPayloadLength at the TCP level (the client sees 1006, no reason). Letting frames
   // up to twice the limit in means the usual oversize frame is read and refused with a 1009 that names the
@@ -393,7 +396,9 @@ export function registerWebSocket(app: TemplatedApp, ctx: ServerContext): WsHand
         ctx.checkAuth(authorization === '' ? undefined : authorization);
         ctx.checkServing();
       } catch (e) {
-        new Reply(res).sendError(toApiError(e, 'internal'));
+        const err = toApiError(e, 'internal');
+        hub.logFailure(err, 'ws:upgrade');
+        new Reply(res).sendError(err);
         return;
       }
       // Echo one offered subprotocol at most (a client offering several must get exactly one back).

@@ -25,8 +25,11 @@ export interface SearchMessage {
 export interface CancelMessage { type: 'cancel'; id: string }
 
 export interface AcceptedMessage { type: 'accepted'; id: string }
-/** One dense-retrieval hit. `index` is what partial/final results refer to; `doc_id` is the collection's id. */
-export interface CandidateHit { index: number; doc_id: number; retrieval_score: number; text?: string }
+/**
+ * One dense-retrieval hit. `index` is what partial/final results refer to; `doc_id` is the collection's
+ * document id, the string it was stored under (a non-empty string, as Collection requires).
+ */
+export interface CandidateHit { index: number; doc_id: string; retrieval_score: number; text?: string }
 export interface CandidatesMessage { type: 'candidates'; id: string; hits: CandidateHit[] }
 /** Scores travel as float32 in binary frames (the model computes float32), so JSON and binary agree. */
 export interface ScoredPassage { index: number; logit: number; probability: number }
@@ -133,8 +136,8 @@ function checkBool(v: unknown, field: string, id?: string): boolean {
   if (typeof v !== 'boolean') invalid(field, 'true or false', v, id);
   return v;
 }
-function checkDocId(v: unknown, field: string, id?: string): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) invalid(field, 'a non-negative safe integer', v, id);
+function checkDocId(v: unknown, field: string, id?: string): string {
+  if (typeof v !== 'string' || v.length === 0) invalid(field, 'a non-empty string (the collection\'s document id)', v, id);
   return v;
 }
 function checkArray(v: unknown, field: string, id?: string): unknown[] {
@@ -362,13 +365,16 @@ export function encodeBinary(msg: WireMessage): Uint8Array {
       break;
     case 'candidates': {
       const id = str(msg.id);
-      const hits = msg.hits.map((h) => {
-        if (!Number.isSafeInteger(h.doc_id) || h.doc_id < 0) throw new TypeError(`cannot encode candidates.hits doc_id ${h.doc_id}: not a non-negative safe integer`);
+      const hits = msg.hits.map((h, i) => {
+        if (typeof h.doc_id !== 'string' || h.doc_id.length === 0) {
+          throw new TypeError(`cannot encode candidates.hits[${i}].doc_id ${JSON.stringify(h.doc_id)}: not a non-empty string`);
+        }
         // Built by hand: with forced defaults the generated createHit would write offset 0 for a missing text.
+        const docId = str(h.doc_id);
         const text = h.text === undefined ? 0 : str(h.text);
         Hit.startHit(b);
         Hit.addIndex(b, h.index);
-        Hit.addDocId(b, BigInt(h.doc_id));
+        Hit.addDocId(b, docId);
         Hit.addRetrievalScore(b, h.retrieval_score);
         if (text !== 0) Hit.addText(b, text);
         return Hit.endHit(b);
@@ -445,7 +451,7 @@ const STR = { k: 'string' } as const;
 const ID = { name: 'id', kind: STR, required: true };
 
 const HIT: TableSpec = { name: 'Hit', fields: [
-  { name: 'index', kind: S4 }, { name: 'doc_id', kind: S8 }, { name: 'retrieval_score', kind: S4 }, { name: 'text', kind: STR },
+  { name: 'index', kind: S4 }, { name: 'doc_id', kind: STR, required: true }, { name: 'retrieval_score', kind: S4 }, { name: 'text', kind: STR },
 ] };
 const SCORE_SIZE = 12;
 
@@ -661,11 +667,9 @@ function readVerified(bytes: Uint8Array): Record<string, unknown> {
       const h = new Hit();
       for (let i = 0, n = m.hitsLength(); i < n; i++) {
         m.hits(i, h);
-        const docId = h.docId();
         hits.push({
           index: h.index(),
-          // Out-of-range ids fail validation by name instead of silently losing precision.
-          doc_id: docId <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(docId) : Number.NaN,
+          doc_id: h.docId(),
           retrieval_score: h.retrievalScore(),
           text: opt(h.text()),
         });

@@ -409,9 +409,11 @@ index():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
-docId():bigint {
+docId():string|null
+docId(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+docId(optionalEncoding?:any):string|Uint8Array|null {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
 }
 
 retrievalScore():number {
@@ -434,8 +436,8 @@ static addIndex(builder:flatbuffers.Builder, index:number) {
   builder.addFieldInt32(0, index, 0);
 }
 
-static addDocId(builder:flatbuffers.Builder, docId:bigint) {
-  builder.addFieldInt64(1, docId, BigInt('0'));
+static addDocId(builder:flatbuffers.Builder, docIdOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(1, docIdOffset, 0);
 }
 
 static addRetrievalScore(builder:flatbuffers.Builder, retrievalScore:number) {
@@ -448,13 +450,14 @@ static addText(builder:flatbuffers.Builder, textOffset:flatbuffers.Offset) {
 
 static endHit(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
+  builder.requiredField(offset, 6) // doc_id
   return offset;
 }
 
-static createHit(builder:flatbuffers.Builder, index:number, docId:bigint, retrievalScore:number, textOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createHit(builder:flatbuffers.Builder, index:number, docIdOffset:flatbuffers.Offset, retrievalScore:number, textOffset:flatbuffers.Offset):flatbuffers.Offset {
   Hit.startHit(builder);
   Hit.addIndex(builder, index);
-  Hit.addDocId(builder, docId);
+  Hit.addDocId(builder, docIdOffset);
   Hit.addRetrievalScore(builder, retrievalScore);
   Hit.addText(builder, textOffset);
   return Hit.endHit(builder);
