@@ -1,30 +1,31 @@
 // The benchmark runner: `npm run bench` runs every trial in order and writes benchmarks/results/latest.json,
 // REPORT.md and targets.svg. `-- --quick` shrinks workloads and rounds (under 5 minutes on 2 idle cores);
-// `-- --only 01,06` runs a subset; `-- --out DIR` writes elsewhere; `-- --render` rewrites REPORT.md and the
-// chart from an existing latest.json without running anything.
+// `-- --only 01,06` runs a subset; `-- --out DIR` writes elsewhere; `-- --ep cuda` (or CROSSGATE_BENCH_EP=cuda)
+// runs the model trials on the CUDA execution provider; `-- --render` rewrites REPORT.md and the chart from an
+// existing latest.json without running anything.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/native.js';
 import { loadNow, machineInfo } from './lib/machine.js';
 import { renderChart, renderMarkdown, type RunRecord } from './lib/report.js';
 import { runTrial, type Trial, type TrialResult } from './lib/trial.js';
+import { benchEp, type BenchEp } from './lib/ep.js';
 import { trial as t01 } from './01.rerank.library.js';
+import { trial as t02 } from './02.server.ceiling.js';
 import { trial as t03 } from './03.rerank.padding.js';
 import { trial as t04 } from './04.rerank.int8.js';
 import { trial as t05 } from './05.tokenize.batch.js';
 import { trial as t06 } from './06.index.flat.js';
+import { trial as t07 } from './07.ws.streaming.js';
+import { trial as t08 } from './08.frontend.overhead.js';
+import { trial as t09 } from './09.server.latency.js';
 
-const TRIALS: Trial[] = [t01, t03, t04, t05, t06];
+const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09];
 
-/** Trials of issue 5 that need the server (issue 3); listed in the report until they exist. */
-const PENDING = [
-  { id: '02', title: 'Rerank through the server vs the raw ORT ceiling (>= 0.9x)' },
-  { id: '07', title: 'Streaming: time to first partial / time to final over WS (<= 0.15)' },
-  { id: '08', title: 'Front-end overhead: crossgate HTTP/WS vs Node http + ws, same handler' },
-  { id: '09', title: 'Latency under load: p99/p50 at 70% of saturated throughput (<= 1.5)' },
-];
+const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--ep cpu|cuda] [--out DIR] [--render]';
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; out: string; render: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; out: string; render: boolean; ep: BenchEp } {
+  const ep = benchEp(argv);
   let quick = false;
   let render = false;
   let only: Set<string> | null = null;
@@ -35,12 +36,13 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; 
     else if (a === '--render') render = true;
     else if (a === '--only') only = new Set((argv[++i] ?? '').split(',').map((s) => s.trim().padStart(2, '0')));
     else if (a === '--out') out = argv[++i] ?? out;
+    else if (a === '--ep') i++;
     else if (a === '--help' || a === '-h') {
-      console.log('usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--out DIR] [--render]');
+      console.log(USAGE);
       process.exit(0);
-    } else throw new RangeError(`unknown argument '${a}'; usage: run.js [--quick] [--only 01,04] [--out DIR] [--render]`);
+    } else throw new RangeError(`unknown argument '${a}'; ${USAGE}`);
   }
-  return { quick, only, out, render };
+  return { quick, only, out, render, ep };
 }
 
 async function writeReport(rec: RunRecord, out: string): Promise<void> {
@@ -65,12 +67,12 @@ async function main(): Promise<void> {
   const results: TrialResult[] = [];
   for (const t of TRIALS) {
     if (args.only && !args.only.has(t.id)) continue;
-    results.push(await runTrial(t, { quick: args.quick, machine, log: (l) => console.log(l) }));
+    results.push(await runTrial(t, { quick: args.quick, ep: args.ep, machine, log: (l) => console.log(l) }));
   }
   const rec: RunRecord = {
     quick: args.quick, startedAt, finishedAt: new Date().toISOString(), seconds: (performance.now() - t0) / 1000,
     machine, loadBefore, loadAfter: loadNow(), trials: results,
-    notRun: PENDING.filter((p) => !args.only || args.only.has(p.id)).map((p) => ({ ...p, why: 'needs the server (issue 3); trial file not written yet' })),
+    notRun: TRIALS.filter((t) => args.only && !args.only.has(t.id)).map((t) => ({ id: t.id, title: t.title, why: `not selected (--only ${[...args.only!].join(',')})` })),
   };
   await writeReport(rec, args.out);
   console.log(`\nwrote ${join(args.out, 'REPORT.md')}, latest.json and targets.svg (${rec.seconds.toFixed(0)} s)`);

@@ -23,7 +23,7 @@ export interface TjsReranker {
 
 export const TJS_BATCH = 32;
 
-export async function loadTjs(dir: string, threads: number, dtype: 'fp32' | 'q8' = 'fp32'): Promise<TjsReranker> {
+export async function loadTjs(dir: string, threads: number, dtype: 'fp32' | 'q8' = 'fp32', ep: 'cpu' | 'cuda' = 'cpu'): Promise<TjsReranker> {
   const tjs = await import('@huggingface/transformers');
   tjs.env.allowRemoteModels = false;
   tjs.env.allowLocalModels = true;
@@ -32,7 +32,7 @@ export async function loadTjs(dir: string, threads: number, dtype: 'fp32' | 'q8'
   const tok = await tjs.AutoTokenizer.from_pretrained(name);
   const model = await tjs.AutoModelForSequenceClassification.from_pretrained(name, {
     dtype,
-    device: 'cpu',
+    device: ep,
     session_options: { intraOpNumThreads: threads, interOpNumThreads: 1 },
   });
   const tokens = { real: 0, padded: 0 };

@@ -5,10 +5,13 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { planMicroBatches } from '../../src/infer/batcher.js';
+import { ortProviders, type BenchEp } from './ep.js';
 import { padBatch, type EncodedBatch, type RaggedEncoding } from '../../src/tokenize/pad.js';
 
 export interface RawSessionOptions {
   threads: number;
+  /** Execution provider (default cpu). */
+  ep?: BenchEp;
   /** Session config entries (ORT's "session.*" / "optimization.*" keys). */
   config?: Record<string, string>;
   profilePrefix?: string;
@@ -19,7 +22,7 @@ export async function rawSession(path: string, o: RawSessionOptions): Promise<or
     intraOpNumThreads: o.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    executionProviders: ['cpu'],
+    executionProviders: ortProviders(o.ep ?? 'cpu'),
   };
   if (o.config) opts.extra = { ...o.config };
   if (o.profilePrefix) { opts.enableProfiling = true; opts.profileFilePrefix = o.profilePrefix; }

@@ -3,11 +3,14 @@
 import { pathToFileURL } from 'node:url';
 import { describeMachine, loadNow, machineInfo, type MachineInfo } from './machine.js';
 import { fmt, fmtSummary, summarize, type Summary } from './stats.js';
+import { benchEp, type BenchEp } from './ep.js';
 
 export interface TrialOptions {
   /** Smaller workloads and fewer rounds: the whole suite in under 5 minutes on 2 cores. */
   quick: boolean;
   machine: MachineInfo;
+  /** Execution provider for the trials that run a model: 'cpu', or 'cuda' (`--ep cuda` / CROSSGATE_BENCH_EP=cuda). */
+  ep: BenchEp;
   log: (line: string) => void;
 }
 
@@ -113,6 +116,6 @@ export async function runTrial(trial: Trial, opts: TrialOptions): Promise<TrialR
 export async function standalone(trial: Trial, moduleUrl: string): Promise<void> {
   if (!process.argv[1] || pathToFileURL(process.argv[1]).href !== moduleUrl) return;
   const quick = process.argv.includes('--quick');
-  const r = await runTrial(trial, { quick, machine: machineInfo(), log: (l) => console.log(l) });
+  const r = await runTrial(trial, { quick, ep: benchEp(process.argv.slice(2)), machine: machineInfo(), log: (l) => console.log(l) });
   if (r.error) process.exitCode = 1;
 }
