@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
+import { defaultThreads, defaultWorkers, resolveInferOptions } from '../src/infer/options.js';
 import { loadModelDir } from '../src/models/model-dir.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 
@@ -176,6 +177,28 @@ describe('crossgate CLI', () => {
       assert.ok(r.stdout.startsWith(`crossgate ${cmd}:`), r.stdout.slice(0, 60));
       for (const f of [...expected, '--help']) assert.ok(r.stdout.includes(f), `${cmd} --help mentions ${f}`);
     }
+  });
+
+  it('help states the worker and thread defaults the engine really uses (2 workers on CPU, 1 on CUDA; threads = cores ÷ workers)', () => {
+    // What the inference layer resolves when neither flag is given: on a big machine, on CUDA, and here.
+    const cpuWorkers = defaultWorkers('cpu', 1024);
+    const cudaWorkers = defaultWorkers('cuda', 1024);
+    assert.equal(defaultThreads(cpuWorkers, 16), Math.floor(16 / cpuWorkers));
+    const here = resolveInferOptions({});
+    assert.equal(here.threads, defaultThreads(here.workers));
+    for (const cmd of ['rerank', 'demo', 'embed']) {
+      const help = ok(crossgate([cmd, '--help'])).stdout;
+      const workers = help.split('\n').find((l) => l.includes('--workers N'))!;
+      const threads = help.split('\n').find((l) => l.includes('--threads N'))!;
+      assert.ok(workers.includes(`default ${cpuWorkers} on CPU, never more than the cores; ${cudaWorkers} on CUDA`), `${cmd}: ${workers}`);
+      assert.match(threads, new RegExp(`default: the cores ÷ workers, at least 1; ${here.threads} here with the default workers`), `${cmd}: ${threads}`);
+    }
+    const top = ok(crossgate(['--help'])).stdout;
+    assert.match(top, new RegExp(`--workers N .*default ${cpuWorkers} on CPU, ${cudaWorkers} on CUDA`));
+    assert.match(top, /--threads N .*default: cores ÷ workers/);
+    const serve = ok(crossgate(['serve', '--help'])).stdout;
+    assert.match(serve, new RegExp(`--workers N .*Default ${cpuWorkers} \\(${cudaWorkers} on cuda\\)`));
+    assert.match(serve, /--threads N .*Default cores ÷ workers/);
   });
 
   it('exits 2 with usage on unknown flags and commands, 1 with one line on failures', () => {

@@ -39,6 +39,11 @@ describe('crossgate demo', () => {
     const out = r.stdout;
     assert.match(out, /RANDOM-WEIGHT MODELS: THE SCORES BELOW ARE MEANINGLESS/);
     assert.match(out, /\[random weights\]/);
+    // The banner says how to get real scores: the two pull commands, each on its own line.
+    const lines = out.split('\n').map((l) => l.trim());
+    assert.ok(lines.includes('crossgate models pull cross-encoder/ms-marco-MiniLM-L-6-v2'), out.slice(0, 1200));
+    assert.ok(lines.includes('crossgate models pull sentence-transformers/all-MiniLM-L6-v2'));
+    assert.ok(out.indexOf('crossgate models pull') < out.indexOf('== Part 1'), 'before the scores');
     const part1 = out.indexOf('== Part 1');
     const part2 = out.indexOf('== Part 2');
     assert.ok(part1 > 0 && part2 > part1, 'part 1 comes before part 2');

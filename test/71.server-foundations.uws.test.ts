@@ -4,10 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { ApiError } from '../src/server/errors.js';
-import { App, closeAll, listen, readBody, readHead, Reply, UWS_PACKAGE, type Listening } from '../src/server/uws.js';
+import { App, BODY_INITIAL_BYTES, BodyBuffer, closeAll, listen, readBody, readHead, Reply, UWS_PACKAGE, type Listening } from '../src/server/uws.js';
 
 const LIMIT = 256 * 1024;
-const seen = { aborted: 0, tooLarge: 0, lateSends: [] as boolean[] };
+const seen = { aborted: 0, tooLarge: 0, timedOut: 0, lateSends: [] as boolean[] };
+const DEADLINE_MS = 300;
 const waiters: (() => void)[] = [];
 const changed = () => { for (const w of waiters.splice(0)) w(); };
 function until(cond: () => boolean, ms = 3000): Promise<void> {
@@ -29,6 +30,19 @@ app.post('/echo', (res, req) => {
       return;
     }
     reply.sendJson(200, { bytes: r.body.length, sha256: createHash('sha256').update(r.body).digest('hex'), type: head.headers['content-type'] ?? null });
+  });
+});
+// A route with a body deadline and a large limit, as the server's routes read bodies.
+app.post('/deadline', (res, req) => {
+  const reply = new Reply(res);
+  const head = readHead(req);
+  void readBody(reply, head, 64 * 1024 * 1024, { timeoutMs: DEADLINE_MS }).then((r) => {
+    if (!r.ok) {
+      if (r.reason === 'timeout') seen.timedOut++;
+      changed();
+      return;
+    }
+    reply.sendJson(200, { bytes: r.body.length });
   });
 });
 app.get('/slow', (res) => {
@@ -136,4 +150,78 @@ test('error responses carry the status line, JSON body and stay on a live server
   assert.equal(r.statusText, 'Not Found');
   assert.deepEqual(await r.json(), { error: 'no route DELETE /nope; see GET /openapi.json for the routes', error_type: 'not_found' });
   assert.equal((await fetch(`${base}/health`)).status, 200);
+});
+
+test('BodyBuffer grows with the bytes that arrived, not the Content-Length declared: 10 bytes of a declared 8 MiB hold 16 KiB', () => {
+  const declared = 8 * 1024 * 1024;
+  const b = new BodyBuffer(declared);
+  assert.equal(b.capacity, 0, 'nothing allocated before the first byte');
+  assert.ok(b.push(new Uint8Array(10).fill(7)));
+  assert.equal(b.length, 10);
+  assert.equal(b.capacity, BODY_INITIAL_BYTES);
+  assert.equal(BODY_INITIAL_BYTES, 16 * 1024);
+  // Chunks of every size up to the limit: capacity stays within 2x what arrived (or the first 16 KiB),
+  // never passes the limit, and the bytes come out in order.
+  const all = randomBytes(declared);
+  let at = 10;
+  all.set(new Uint8Array(10).fill(7), 0);
+  let step = 1;
+  while (at < declared) {
+    const n = Math.min(step, declared - at);
+    assert.ok(b.push(all.subarray(at, at + n).buffer.slice(all.byteOffset + at, all.byteOffset + at + n)), `push at ${at}`);
+    at += n;
+    assert.equal(b.length, at);
+    assert.ok(b.capacity >= b.length && b.capacity <= Math.max(BODY_INITIAL_BYTES, 2 * b.length) && b.capacity <= declared, `capacity ${b.capacity} for ${b.length} bytes`);
+    step = step * 3 + 1;
+  }
+  assert.equal(b.capacity, declared);
+  assert.ok(b.bytes().equals(all));
+  // One byte more than the limit is refused and changes nothing.
+  assert.equal(b.push(new Uint8Array(1)), false);
+  assert.equal(b.length, declared);
+  // A small limit caps even the first allocation.
+  const small = new BodyBuffer(100);
+  assert.ok(small.push(new Uint8Array(3)));
+  assert.equal(small.capacity, 100);
+  assert.equal(small.push(new Uint8Array(98)), false);
+  assert.ok(small.push(new Uint8Array(97)));
+  assert.equal(small.bytes().length, 100);
+});
+
+/** Sends `head` (+ `first` body bytes), then `trickle` bytes every 50 ms; resolves with what the server wrote and when it closed. */
+function stalledUpload(head: string, first: Buffer, trickle: boolean): Promise<{ response: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    let response = '';
+    let timer: NodeJS.Timeout | undefined;
+    const s = connect(server.port, '127.0.0.1', () => {
+      s.write(head);
+      s.write(first);
+      if (trickle) timer = setInterval(() => { if (!s.destroyed) s.write('x'); }, 50);
+    });
+    s.on('data', (d) => { response += d.toString('latin1'); });
+    s.on('close', () => { clearInterval(timer); resolve({ response, ms: performance.now() - t0 }); });
+    s.on('error', (e) => { clearInterval(timer); if (response) resolve({ response, ms: performance.now() - t0 }); else reject(e); });
+    setTimeout(() => { s.destroy(); }, 10_000);
+  });
+}
+
+test('a body that stops or trickles after its headers gets 504 timeout within the deadline and is closed; the server keeps serving', async () => {
+  for (const trickle of [false, true]) {
+    const before = seen.timedOut;
+    const pending = stalledUpload('POST /deadline HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n', Buffer.from('{"query":'), trickle);
+    // While it stalls, other requests are answered.
+    assert.equal((await fetch(`${base}/health`)).status, 200);
+    const { response, ms } = await pending;
+    assert.match(response, /^HTTP\/1\.1 504 Gateway Timeout\r\n/, response.slice(0, 200));
+    const body = JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)) as { error: string; error_type: string };
+    assert.equal(body.error_type, 'timeout');
+    assert.match(body.error, /^request body did not arrive within request_timeout_ms \(300 ms\): [\d,]+ bytes of the 8,388,608 declared came; send the whole body without pausing, or raise --request-timeout-ms$/);
+    if (!trickle) assert.match(body.error, /: 9 bytes of/);
+    assert.ok(ms >= DEADLINE_MS - 20 && ms < DEADLINE_MS + 2000, `answered after ${ms.toFixed(0)} ms`);
+    await until(() => seen.timedOut === before + 1);
+  }
+  const r = await fetch(`${base}/deadline`, { method: 'POST', body: 'a whole body, in time' });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { bytes: 21 });
 });

@@ -164,17 +164,42 @@ describe('HTTP API', () => {
     assert.ok(off.json.results.every((x: any) => !('document' in x)));
   });
 
-  it('max_tokens_per_doc cuts each document to that many tokens (Cohere)', async () => {
+  it('max_tokens_per_doc cuts each document to exactly that many tokens and never the query, even a long query (Cohere)', async () => {
     const tok = crossA.tokenizer;
-    const q = tok.encode(QUERY, null, { maxLength: Infinity }).ids.length - tok.specialTokenCount(false);
-    const cap = 6;
-    const expected = await crossA.score(QUERY, [LONG], { maxLength: q + cap + tok.specialTokenCount(true) });
-    const full = await crossA.score(QUERY, [LONG]);
-    assert.notEqual(expected.probabilities[0], full.probabilities[0]);
-    const r = await post(`${base}/v2/rerank`, { model: 'a', query: QUERY, documents: [LONG], max_tokens_per_doc: cap });
-    assert.equal(r.status, 200);
-    close(r.json.results[0].relevance_score, expected.probabilities[0], 'capped document');
-    assert.equal(r.json.meta.tokens.input_tokens, q + cap + tok.specialTokenCount(true));
+    const special = tok.specialTokenCount(true);
+    const tokensOf = (t: string): number => tok.encode(t, null, { maxLength: Infinity }).ids.length - tok.specialTokenCount(false);
+    const SHORT_DOC = 'reset it';
+    const cases = [
+      { query: QUERY, cap: 6 },
+      // ~40 query tokens against a cap of 8: longest_first would split the budget and cut the query.
+      { query: 'what is the interest rate of a bank loan for a small river side business that wants to grow in spring and summer while keeping its cash flow steady', cap: 8 },
+    ];
+    for (const { query, cap } of cases) {
+      const q = tokensOf(query);
+      assert.ok(tokensOf(LONG) > cap && tokensOf(SHORT_DOC) < cap);
+      // The reference: the whole query, then the document's first `cap` tokens.
+      const pair = tok.encode(query, LONG, { maxLength: Infinity });
+      const firstSep = pair.ids.indexOf(pair.ids.at(-1)!);
+      const keptIds = [...pair.ids.slice(0, firstSep + 1 + cap), pair.ids.at(-1)!];
+      const cut = tok.encode(query, LONG, { maxLength: q + cap + special, truncation: 'only_second' });
+      assert.deepEqual(cut.ids, keptIds, 'only_second keeps the query and the first cap document tokens');
+      const expected = await crossA.score(query, [LONG, SHORT_DOC], { maxLength: q + cap + special, truncation: 'only_second' });
+      const r = await post(`${base}/v2/rerank`, { model: 'a', query, documents: [LONG, SHORT_DOC], max_tokens_per_doc: cap });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      for (const x of r.json.results) close(x.relevance_score, expected.probabilities[x.index], `documents[${x.index}] with cap ${cap}`);
+      // A document under the cap is scored whole.
+      close(r.json.results.find((x: any) => x.index === 1).relevance_score, (await crossA.score(query, [SHORT_DOC])).probabilities[0], 'short document');
+      assert.equal(r.json.meta.tokens.input_tokens, (q + cap + special) + (q + tokensOf(SHORT_DOC) + special));
+    }
+    // The pair limit (tiny-cross: 128 tokens) still applies, and cuts the document, not the query.
+    const longQuery = `${'bank loan interest rate for a river side business '.repeat(13)}in spring`;
+    const q = tokensOf(longQuery);
+    const limit = crossA.spec.maxLength;
+    assert.ok(q + 8 + special > limit && q + special < limit, `query of ${q} tokens`);
+    const expected = await crossA.score(longQuery, [LONG], { maxLength: limit, truncation: 'only_second' });
+    const r = await post(`${base}/v2/rerank`, { model: 'a', query: longQuery, documents: [LONG], max_tokens_per_doc: 8 });
+    close(r.json.results[0].relevance_score, expected.probabilities[0], 'pair limit');
+    assert.equal(r.json.meta.tokens.input_tokens, limit);
   });
 
   it('POST /embed (TEI): number[][] equal to BiEncoder.embed; a single string is one input', async () => {

@@ -4,6 +4,7 @@
 // queued rows dropped) and a client that disconnects mid-request.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { ensureGenerated } from '../models/generate.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { ERROR_TYPES } from '../src/server/errors.js';
@@ -165,6 +166,20 @@ describe('HTTP errors', () => {
     });
   });
 
+  it('with auto_truncate off, max_tokens_per_doc is a cut the client asked for: only a pair still over the limit after it is 422', async () => {
+    const s = await start({ autoTruncate: false, maxInputTokens: 64 });
+    const tok = cross.tokenizer;
+    const q = tok.encode(QUERY, null, { maxLength: Infinity }).ids.length - tok.specialTokenCount(false);
+    isError(await post(`${s.url}/v2/rerank`, { query: QUERY, documents: ['short one', LONG] }), 'input_too_long', /^documents\[1\] is [\d,]+ tokens with the query; max_input_tokens is 64/);
+    const ok = await post(`${s.url}/v2/rerank`, { query: QUERY, documents: ['short one', LONG], max_tokens_per_doc: 20 });
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    const expected = await cross.score(QUERY, ['short one', LONG], { maxLength: q + 20 + 3, truncation: 'only_second' });
+    for (const row of ok.json.results) assert.ok(Math.abs(row.relevance_score - expected.probabilities[row.index]) < 1e-5);
+    // Cut to 80 tokens the pair is still over 64: refused, with the length after the cut.
+    isError(await post(`${s.url}/v2/rerank`, { query: QUERY, documents: [LONG], max_tokens_per_doc: 80 }), 'input_too_long',
+      new RegExp(`^documents\\[0\\] is ${q + 80 + 3} tokens with the query; max_input_tokens is 64`));
+  });
+
   it('401 unauthorized without or with a wrong key, on every route but /health', async () => {
     const s = await start({ apiKey: 'test-key-123' });
     const ok = { authorization: 'Bearer test-key-123' };
@@ -243,23 +258,71 @@ describe('HTTP errors', () => {
     assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
   });
 
-  it('429 queue_full past max_queue_tokens, nothing of it queued; accepted requests still complete', async () => {
+  it('413 batch_too_large (no Retry-After) for a request bigger than the whole queue, even with the queue empty', async () => {
     const s = await start({ maxQueueTokens: 1024 });
-    const big = await post(`${s.url}/rerank`, { query: QUERY, texts: many(200, 'big') });
-    isError(big, 'queue_full', /max_queue_tokens is 1,024; this request alone is over it: split it into smaller requests or raise --max-queue-tokens/);
-    assert.equal(big.headers.get('retry-after'), '1');
-    // ~45 pairs x ~15 tokens: two fit in the queue at once, the rest bounce and nothing is lost.
-    const texts = many(45, 'mid');
-    const queries = Array.from({ length: 10 }, (_, i) => `${QUERY} ${i}`);
-    const results = await Promise.all(queries.map((q) => post(`${s.url}/rerank`, { query: q, texts })));
-    for (const r of results) assert.ok(r.status === 200 || (r.status === 429 && r.json.error_type === 'queue_full'), `${r.status} ${JSON.stringify(r.json).slice(0, 200)}`);
-    assert.ok(results.some((r) => r.status === 200));
-    for (let i = 0; i < results.length; i++) {
-      if (results[i].status !== 200) continue;
-      const expected = await cross.score(queries[i], texts);
-      for (const row of results[i].json) assert.ok(Math.abs(row.score - expected.probabilities[row.index]) < 1e-5);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const big = await post(`${s.url}/rerank`, { query: QUERY, texts: many(200, 'big') });
+      isError(big, 'batch_too_large',
+        /^the 200 texts of this request are [\d,]+ tokens for model "a"; max_queue_tokens is 1,024, so the request can never be queued; send at most about \d+ texts per request or raise --max-queue-tokens$/);
+      assert.equal(big.headers.get('retry-after'), null, 'waiting cannot help, so no Retry-After');
+      const tokens = Number(/are ([\d,]+) tokens/.exec(big.json.error)![1].replace(/,/g, ''));
+      assert.ok(tokens > 1024, `${tokens} tokens`);
+      // The suggested count does fit.
+      const fit = Number(/at most about (\d+) texts/.exec(big.json.error)![1]);
+      assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: many(fit, 'big') })).status, 200);
     }
+    // The same over Cohere's route, naming its list.
+    isError(await post(`${s.url}/v2/rerank`, { query: QUERY, documents: many(200, 'big') }), 'batch_too_large', /the 200 documents of this request/);
     assert.equal(await metric(s.url, 'crossgate_queue_tokens{model="a"}'), 0);
+  });
+
+  it('429 queue_full with Retry-After only for a request that would fit an emptier queue; accepted requests still complete', async () => {
+    // One worker running 64-token batches drains a request of ~800 pairs slowly, so a second one sent
+    // alongside finds the first still queued: it fits max_queue_tokens alone, but not on top of the other.
+    const s = await start({ maxQueueTokens: 20_000, maxBatchTokens: 64, maxInputTokens: 64, workers: 1 });
+    const texts = many(800, 'mid');
+    const results = await Promise.all([0, 1].map((i) => post(`${s.url}/rerank`, { query: `${QUERY} ${i}`, texts })));
+    const refused = results.filter((r) => r.status !== 200);
+    assert.equal(refused.length, 1, results.map((r) => `${r.status} ${JSON.stringify(r.json).slice(0, 200)}`).join('\n'));
+    isError(refused[0], 'queue_full', /^model "a" has [\d,]+ tokens queued and this request adds [\d,]+; max_queue_tokens is 20,000; retry after the Retry-After delay, or raise --max-queue-tokens$/);
+    assert.equal(refused[0].headers.get('retry-after'), '1');
+    const ok = results.findIndex((r) => r.status === 200);
+    const expected = await cross.score(`${QUERY} ${ok}`, texts, { maxLength: 64 });
+    for (const row of results[ok].json) assert.ok(Math.abs(row.score - expected.probabilities[row.index]) < 1e-5);
+    // Once the queue has drained, the refused request goes through as it is.
+    const again = await post(`${s.url}/rerank`, { query: `${QUERY} ${1 - ok}`, texts });
+    assert.equal(again.status, 200, JSON.stringify(again.json).slice(0, 200));
+    assert.equal(await metric(s.url, 'crossgate_queue_tokens{model="a"}'), 0);
+  });
+
+  it('504 timeout for a body that does not arrive within request_timeout_ms; its admission slot is released', async () => {
+    const s = await start({ requestTimeoutMs: 400, maxConcurrentRequests: 1 });
+    const t0 = performance.now();
+    // Headers announcing 4 MB, a few bytes, then a trickle: it holds the only slot until the deadline.
+    const stalled = new Promise<string>((resolve, reject) => {
+      let got = '';
+      let timer: NodeJS.Timeout | undefined;
+      const sock = connect(s.port, '127.0.0.1', () => {
+        sock.write('POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n\r\n{"query":"');
+        timer = setInterval(() => { if (!sock.destroyed) sock.write('a'); }, 50);
+      });
+      sock.on('data', (d) => { got += d.toString(); });
+      sock.on('close', () => { clearInterval(timer); resolve(got); });
+      sock.on('error', (e) => { clearInterval(timer); if (got) resolve(got); else reject(e); });
+    });
+    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 1);
+    isError(await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }), 'overloaded');
+    const raw = await stalled;
+    const ms = performance.now() - t0;
+    assert.match(raw, /^HTTP\/1\.1 504 /);
+    const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4));
+    assert.deepEqual(body.error_type, 'timeout');
+    assert.match(body.error, /^request body did not arrive within request_timeout_ms \(400 ms\): [\d,]+ bytes of the 4,000,000 declared came; .*raise --request-timeout-ms$/);
+    assert.ok(ms < 3000, `answered after ${ms.toFixed(0)} ms`);
+    // The slot is free again: the next request is served.
+    assert.equal((await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
+    assert.equal(await metric(s.url, 'crossgate_requests_total{route="/rerank",status="504"}'), 1);
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 0);
   });
 
   it('504 timeout after request_timeout_ms; the request\'s queued rows are dropped before inference', async () => {

@@ -254,6 +254,38 @@ test('over max_concurrent_requests a request gets an overloaded error for its id
   }
 });
 
+test('a request bigger than max_queue_tokens gets batch_too_large for its id (it could never be queued); one that only needs an emptier queue gets queue_full', async () => {
+  const srv = await startServer({ ...defaultConfig(), host: '127.0.0.1', port: 0, workers: 1, threads: 1, maxQueueTokens: 20_000, maxBatchTokens: 64, maxInputTokens: 64 },
+    { rerankers: [{ name: 'tiny', dir: crossDir }], embedders: [] });
+  try {
+    const c = await TestClient.open(`ws://127.0.0.1:${srv.port}/ws`);
+    // ~20 tokens per pair: 1,000 passages are about 20,000+ tokens, more than the whole queue.
+    for (const encoding of ['json', 'binary'] as const) {
+      const id = `huge-${encoding}`;
+      c.send({ type: 'rerank', id, query: 'load', passages: passages(1000, 'huge') }, encoding);
+      const rs = await c.settled(id);
+      assert.deepEqual(rs.map((r) => r.msg.type), ['accepted', 'error'], `${id}: no partial, then the error`);
+      assert.equal(rs[1].binary, encoding === 'binary');
+      const err = rs[1].msg as Extract<ServerMessage, { type: 'error' }>;
+      assert.equal(err.error_type, 'batch_too_large');
+      assert.match(err.error, /^the 1,000 passages of this request are [\d,]+ tokens for model "tiny"; max_queue_tokens is 20,000, so the request can never be queued; send at most about \d+ passages per request or raise --max-queue-tokens$/);
+    }
+    // Two requests that each fit the queue alone, sent together: the second finds the first still queued.
+    c.send({ type: 'rerank', id: 'first', query: 'load', passages: passages(700, 'first') });
+    c.send({ type: 'rerank', id: 'second', query: 'load', passages: passages(700, 'second') });
+    const ends = await Promise.all(['first', 'second'].map(async (id) => (await c.settled(id)).at(-1)!.msg));
+    assert.deepEqual(ends.map((m) => m.type), ['final', 'error']);
+    assert.equal((ends[1] as { error_type: string }).error_type, 'queue_full');
+    assert.match((ends[1] as { error: string }).error, /tokens queued and this request adds [\d,]+; max_queue_tokens is 20,000; retry/);
+    assert.equal(c.closed, null, 'neither error closes the socket');
+    c.send({ type: 'rerank', id: 'later', query: 'load', passages: passages(700, 'later') });
+    assert.equal((await c.settled('later')).at(-1)!.msg.type, 'final');
+    await c.close();
+  } finally {
+    await srv.shutdown('test over');
+  }
+});
+
 test('a backend failure on WS is an error for that id, logged once like an HTTP 5xx; client errors and overload are not logged', async () => {
   const log: string[] = [];
   const srv = await startServer({ ...defaultConfig(), host: '127.0.0.1', port: 0, workers: 1, threads: 1, maxConcurrentRequests: 1 },

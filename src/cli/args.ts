@@ -1,7 +1,7 @@
 // Argument parsing shared by every command: node:util parseArgs in strict mode, generated --help text,
 // typed readers for numeric flags, and the UsageError that main.ts turns into exit code 2.
 import { parseArgs } from 'node:util';
-import type { InferOptions } from '../infer/options.js';
+import { DEFAULT_CPU_WORKERS, defaultThreads, defaultWorkers, type InferOptions } from '../infer/options.js';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -43,8 +43,14 @@ export const HELP_OPTION: Record<string, OptionSpec> = {
 
 /** --threads/--workers/--quantized: how models run. Shared by every command that loads a model. */
 export const INFER_OPTIONS: Record<string, OptionSpec> = {
-  threads: { type: 'string', value: 'N', description: 'Intra-op threads per ONNX Runtime session (default: every core with 1 worker, else 1).' },
-  workers: { type: 'string', value: 'N', description: 'Worker threads, one ONNX Runtime session (and model copy) each (default 2, or 1 on a 1-core machine).' },
+  threads: {
+    type: 'string', value: 'N',
+    description: `Intra-op threads per ONNX Runtime session (default: the cores ÷ workers, at least 1; ${defaultThreads(defaultWorkers('cpu'))} here with the default workers).`,
+  },
+  workers: {
+    type: 'string', value: 'N',
+    description: `Worker threads, one ONNX Runtime session (and model copy) each (default ${DEFAULT_CPU_WORKERS} on CPU, never more than the cores; 1 on CUDA).`,
+  },
   quantized: { type: 'boolean', description: "Run the model's quantized ONNX file (onnx/model_quantized.onnx or similar) instead of fp32." },
 };
 

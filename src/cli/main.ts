@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `crossgate` command: dispatches to one module per command, prints help, and maps errors to exit
 // codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
+import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
@@ -24,8 +25,8 @@ export function topLevelHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
     'Options shared by commands that load a model:',
-    '  --threads N     intra-op threads per ONNX Runtime session',
-    '  --workers N     worker threads, one session each',
+    '  --threads N     intra-op threads per ONNX Runtime session (default: cores ÷ workers)',
+    `  --workers N     worker threads, one session each (default ${DEFAULT_CPU_WORKERS} on CPU, 1 on CUDA)`,
     '  --quantized     run the quantized ONNX file',
     'A model is a directory or a hub repo id (org/name[@rev]) already in the cache (`crossgate models pull`).',
     '',

@@ -56,13 +56,15 @@ export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void
     let config: ServerConfig;
     let rest: string[];
     let sources: ConfigSources;
+    let warnings: string[];
     try {
-      ({ config, rest, sources } = parseServerConfig({ argv, env: process.env }));
+      ({ config, rest, sources, warnings } = parseServerConfig({ argv, env: process.env }));
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message, serveCommand);
       throw e;
     }
     const models = await modelsFrom(rest, process.env);
+    for (const w of warnings) process.stderr.write(`${w}\n`);
     await serve(config, sources, models);
   },
 };

@@ -3,7 +3,7 @@
 // and service results into the TEI / Cohere / OpenAI shapes.
 import { randomUUID } from 'node:crypto';
 import type { ServerContext } from './context.js';
-import { ApiError, toApiError, type ErrorType } from './errors.js';
+import { ApiError, ERROR_TYPES, toApiError, type ErrorType } from './errors.js';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import {
@@ -260,9 +260,9 @@ async function serve(deps: HttpDeps, route: Route, reply: Reply, head: RequestHe
       if (route.admits) release = ctx.admit();
       let body: unknown;
       if (route.doc.method === 'post') {
-        const r = await readBody(reply, head, ctx.config.maxPayloadBytes);
+        const r = await readBody(reply, head, ctx.config.maxPayloadBytes, { timeoutMs: ctx.config.requestTimeoutMs });
         if (!r.ok) {
-          status = r.reason === 'aborted' ? STATUS_CLIENT_GONE : 413;
+          status = r.reason === 'aborted' ? STATUS_CLIENT_GONE : r.reason === 'timeout' ? ERROR_TYPES.timeout.status : ERROR_TYPES.payload_too_large.status;
           return;
         }
         body = parseJsonBody(r.body);

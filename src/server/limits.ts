@@ -1,6 +1,7 @@
 // Every server setting and limit as one named config field: default, reason, CLI flag, CROSSGATE_* env var.
 // Precedence: flag > env var > default. /info and the README limits table are produced from the same table.
 
+import { fmt } from './errors.js';
 import { defaultThreads, defaultWorkers, resolveInferOptions, type InferOptions } from '../infer/options.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -125,7 +126,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'TCP port to listen on.', parse: int(0, 65535) }),
   field({ key: 'apiKey', name: 'api_key', group: 'network', unit: 'text', default: null, secret: true, accepts: 'a non-empty string without spaces',
     reason: 'When set, every route except /health needs "Authorization: Bearer <key>". Prefer the env var: flags show up in ps.', parse: nonEmpty }),
-  field({ key: 'workers', name: 'workers', group: 'runtime', unit: 'count', default: (c) => defaultWorkers(c?.executionProvider ?? 'cpu'), defaultText: '2 (1 on cuda)', accepts: 'an integer 1..64',
+  field({ key: 'workers', name: 'workers', group: 'runtime', unit: 'count', default: (c) => defaultWorkers(c?.executionProvider ?? 'cpu'), defaultText: `${defaultWorkers('cpu', Number.MAX_SAFE_INTEGER)} (${defaultWorkers('cuda')} on cuda)`, accepts: 'an integer 1..64',
     reason: 'Inference worker threads per model, one ORT session each. More workers overlap batches but each holds a copy of the model; on 2 cores 2 workers x 1 thread beat 1 x 2 in every measured pair (about 1.2x).', parse: int(1, 64) }),
   field({ key: 'threads', name: 'threads', group: 'runtime', unit: 'count', default: (c) => defaultThreads(c?.workers ?? defaultWorkers(c?.executionProvider ?? 'cpu')), defaultText: 'cores ÷ workers', accepts: 'an integer 1..256',
     reason: 'Intra-op threads per ORT session. workers x threads above the core count makes sessions fight for cores.', parse: int(1, 256) }),
@@ -150,7 +151,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'Requests in flight over HTTP and WS together; beyond it new requests get 429 with Retry-After instead of queueing without bound.',
     parse: int(1, 1_000_000) }),
   field({ key: 'maxQueueTokens', name: 'max_queue_tokens', group: 'scheduler', unit: 'tokens', default: 262_144, accepts: 'an integer 1024..1000000000',
-    reason: 'Tokens waiting for inference per model. Bounds queueing latency and memory; a request that would overflow it gets 429 (queue_full).',
+    reason: 'Tokens waiting for inference per model. Bounds queueing latency and memory; a request that would overflow it gets 429 (queue_full), and one bigger than the whole queue gets 413 (batch_too_large).',
     parse: int(1024, 1_000_000_000) }),
   field({ key: 'requestTimeoutMs', name: 'request_timeout_ms', group: 'scheduler', unit: 'ms', default: 30_000, accepts: 'a duration 1ms..1h (e.g. 30s, 500ms)',
     reason: 'A request not finished by then fails with 504 and its queued work is dropped, so a stuck client cannot hold capacity forever.',
@@ -206,6 +207,8 @@ export interface ParsedConfig {
   rest: string[];
   /** Where each field's value came from; pass it to startServer so defaulted workers/threads follow the execution provider. */
   sources: ConfigSources;
+  /** Settings that start but refuse some valid-looking requests (configWarnings); serve prints them on stderr. */
+  warnings: string[];
 }
 
 /**
@@ -263,8 +266,29 @@ export function parseServerConfig(opts: { argv?: readonly string[]; env?: NodeJS
   }
   const c = config as unknown as ServerConfig;
   checkConsistency(c, sources);
-  return { config: c, rest, sources };
+  return { config: c, rest, sources, warnings: configWarnings(c) };
 }
+
+/**
+ * Combinations that are allowed but mean some requests within the per-request limits still fail. With the
+ * defaults, max_documents_per_request x max_input_tokens (1,000 x 512) is more than max_queue_tokens
+ * (262,144): a request of many long documents can never be queued and gets 413 batch_too_large. The
+ * defaults stay as they are (the queue bound is what keeps queueing latency and memory in check), so the
+ * operator is told at start-up instead.
+ */
+export function configWarnings(c: ServerConfig): string[] {
+  const out: string[] = [];
+  const worst = c.maxDocumentsPerRequest * c.maxInputTokens;
+  if (worst > c.maxQueueTokens) {
+    const fit = Math.floor(c.maxQueueTokens / c.maxInputTokens);
+    out.push(
+      `crossgate serve: warning: max_documents_per_request (${fmt(c.maxDocumentsPerRequest)}) x max_input_tokens (${fmt(c.maxInputTokens)}) = ${fmt(worst)} tokens ` +
+      `is more than max_queue_tokens (${fmt(c.maxQueueTokens)}); a request that big can never be queued and gets 413 batch_too_large ` +
+      `(only ${fmt(fit)} full-length documents fit); raise --max-queue-tokens to ${fmt(worst)} or lower --max-documents-per-request or --max-input-tokens`);
+  }
+  return out;
+}
+
 
 function where(f: FieldSpec, sources: Record<ConfigKey, string>): string {
   return sources[f.key] === 'flag' ? f.flag : sources[f.key] === 'env' ? f.env : `the default ${f.name}`;

@@ -253,7 +253,7 @@ export const REQUEST_SCHEMAS = {
         description: 'Strings or {text} objects; at most max_documents_per_request (413 batch_too_large).',
       },
       top_n: { type: 'integer', minimum: 1, description: 'Return only the best N results (default: all).' },
-      max_tokens_per_doc: { type: 'integer', minimum: 1, description: 'Each document is cut to this many tokens (Cohere default 4096; the pair limit still applies).' },
+      max_tokens_per_doc: { type: 'integer', minimum: 1, description: 'Each document is cut to this many tokens; the query is not cut by it (Cohere default 4096). The pair limit (min of max_input_tokens and the model max length) still applies and cuts the document further.' },
       return_documents: { type: 'boolean', description: 'Include {text} per result. Default false on /v2/rerank (Cohere), true on /v1/rerank (Jina).' },
     },
   },
@@ -348,8 +348,17 @@ function raceSignal<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** What a call queues, for the error that says it can never fit the queue: "1,000 texts". */
+interface CallSize {
+  field: string;
+  count: number;
+  requestId?: string;
+  /** The words for "make the request smaller", given how many items would fit (default: send fewer per request). */
+  fewer?: (fit: number) => string;
+}
+
 /** Any failure of a scheduled call as the error the client should see. */
-function callError(e: unknown, d: Deadline, outer: AbortSignal | undefined, model: string): unknown {
+function callError(e: unknown, d: Deadline, outer: AbortSignal | undefined, model: string, size: CallSize): unknown {
   if (d.signal.aborted) {
     const reason: unknown = d.signal.reason;
     if (reason instanceof ApiError) return reason;                // timeout, or an ApiError the caller aborted with
@@ -357,19 +366,33 @@ function callError(e: unknown, d: Deadline, outer: AbortSignal | undefined, mode
   }
   if (e instanceof ApiError || e instanceof CallCancelledError) return e;
   const type = (e as { errorType?: unknown } | null)?.errorType;
-  if (type === 'queue_full') {
-    const q = e as { requestTokens?: unknown; queuedTokens?: unknown; maxQueueTokens?: unknown };
-    if (typeof q.requestTokens === 'number' && typeof q.queuedTokens === 'number' && typeof q.maxQueueTokens === 'number') {
-      const fix = q.requestTokens > q.maxQueueTokens
-        ? 'this request alone is over it: split it into smaller requests or raise --max-queue-tokens'
-        : 'retry after the Retry-After delay, or raise --max-queue-tokens';
-      return new ApiError('queue_full',
-        `model "${model}" has ${fmt(q.queuedTokens)} tokens queued and this request adds ${fmt(q.requestTokens)}; max_queue_tokens is ${fmt(q.maxQueueTokens)}; ${fix}`, { cause: e });
-    }
-    return new ApiError('queue_full', `model "${model}": ${e instanceof Error ? e.message : String(e)}; retry after the Retry-After delay or raise --max-queue-tokens`, { cause: e });
-  }
+  if (type === 'queue_full') return queueFullError(e, model, size);
   if (type === 'cancelled') return new CallCancelledError();
   return e;
+}
+
+/**
+ * The scheduler refused the call's rows. A call bigger than the whole queue could never be queued, however
+ * long the client waits: that is 413 batch_too_large with no Retry-After. Only a call that would fit an
+ * emptier queue gets 429 queue_full (Retry-After: come back once the queue has drained).
+ */
+function queueFullError(e: unknown, model: string, size: CallSize): ApiError {
+  const q = e as { requestTokens?: unknown; queuedTokens?: unknown; maxQueueTokens?: unknown };
+  const rid = size.requestId;
+  if (typeof q.requestTokens !== 'number' || typeof q.queuedTokens !== 'number' || typeof q.maxQueueTokens !== 'number') {
+    return new ApiError('queue_full', `model "${model}": ${e instanceof Error ? e.message : String(e)}; retry after the Retry-After delay or raise --max-queue-tokens`, { cause: e, requestId: rid });
+  }
+  if (q.requestTokens > q.maxQueueTokens) {
+    // Tokens per document on average, so the fix can say how many documents fit.
+    const fit = size.count > 0 ? Math.max(1, Math.floor(q.maxQueueTokens / (q.requestTokens / size.count))) : 0;
+    const fewer = size.count <= 1 ? 'send shorter text' : size.fewer ? size.fewer(fit) : `send at most about ${fmt(fit)} ${size.field} per request`;
+    return new ApiError('batch_too_large',
+      `the ${fmt(size.count)} ${size.field} of this request are ${fmt(q.requestTokens)} tokens for model "${model}"; max_queue_tokens is ${fmt(q.maxQueueTokens)}, ` +
+      `so the request can never be queued; ${fewer} or raise --max-queue-tokens`, { cause: e, field: size.field, requestId: rid });
+  }
+  return new ApiError('queue_full',
+    `model "${model}" has ${fmt(q.queuedTokens)} tokens queued and this request adds ${fmt(q.requestTokens)}; max_queue_tokens is ${fmt(q.maxQueueTokens)}; ` +
+    'retry after the Retry-After delay, or raise --max-queue-tokens', { cause: e, requestId: rid });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -389,9 +412,10 @@ function tokenLimit(ctx: ServerContext, modelName: string, modelMax: number): { 
 async function checkLengths(
   ctx: ServerContext, tok: Tokenizer, texts: string[], pairs: string[] | null, field: string,
   lim: { max: number; limit: string; fix: string }, requestId?: string, label?: (i: number) => string,
+  measure: EncodeOptions = { maxLength: Infinity },
 ): Promise<void> {
   if (texts.length === 0) return;
-  const enc = await tok.encodeRagged(texts, pairs, { maxLength: Infinity });
+  const enc = await tok.encodeRagged(texts, pairs, measure);
   for (let i = 0; i < enc.count; i++) {
     const n = enc.offsets[i + 1] - enc.offsets[i];
     if (n > lim.max) {
@@ -485,21 +509,34 @@ function checkStrings(list: unknown, field: string, requestId?: string): string[
   return list as string[];
 }
 
-/** Encode options for a rerank: the pair limit, the cut side, and Cohere's per-document cap. */
-function rerankEncodeOptions(served: ServedReranker, query: string, lim: { max: number }, call: RerankCall): EncodeOptions {
-  let maxLength = lim.max;
+/**
+ * Encode options for a rerank: the pair limit, the cut side, and Cohere's per-document cap. `check` is
+ * what a request with truncation off is measured with: the documents cut to max_tokens_per_doc (that is
+ * asked for, so it is no reason to refuse) but nothing cut for the pair limit.
+ */
+function rerankEncodeOptions(served: ServedReranker, query: string, lim: { max: number }, call: RerankCall): { encode: EncodeOptions; check: EncodeOptions } {
   const tok = served.encoder.tokenizer;
-  if (call.maxTokensPerDoc !== undefined) {
-    const m = call.maxTokensPerDoc;
-    if (!Number.isInteger(m) || m < 1) throw new ApiError('validation', `max_tokens_per_doc must be an integer >= 1; got ${shown(m)}`, { field: 'max_tokens_per_doc', requestId: call.requestId });
-    // The query's own length plus the pair's special tokens plus the document cap: longest-first
-    // truncation then cuts a long document down to exactly max_tokens_per_doc.
-    const queryTokens = tok.encode(query, null, { maxLength: Infinity }).ids.length - tok.specialTokenCount(false);
-    maxLength = Math.min(maxLength, queryTokens + m + tok.specialTokenCount(true));
+  const special = tok.specialTokenCount(true);
+  const encode: EncodeOptions = { maxLength: Math.max(lim.max, special + 1) };
+  const check: EncodeOptions = { maxLength: Infinity };
+  if (call.truncationDirection) encode.side = check.side = call.truncationDirection;
+  if (call.maxTokensPerDoc === undefined) return { encode, check };
+  const m = call.maxTokensPerDoc;
+  if (!Number.isInteger(m) || m < 1) throw new ApiError('validation', `max_tokens_per_doc must be an integer >= 1; got ${shown(m)}`, { field: 'max_tokens_per_doc', requestId: call.requestId });
+  // Cohere's semantics: each document is cut to max_tokens_per_doc; the query is not. only_second cuts the
+  // document alone, so the pair is the whole query + at most m document tokens + the special tokens; the
+  // pair limit (model max, max_input_tokens) then cuts the document further, never the query.
+  const queryTokens = tok.encode(query, null, { maxLength: Infinity }).ids.length - tok.specialTokenCount(false);
+  const cut = queryTokens + m + special;
+  check.maxLength = cut;
+  check.truncation = 'only_second';
+  if (queryTokens + special < lim.max) {
+    encode.maxLength = Math.min(lim.max, cut);
+    encode.truncation = 'only_second';
   }
-  const opts: EncodeOptions = { maxLength: Math.max(maxLength, tok.specialTokenCount(true) + 1) };
-  if (call.truncationDirection) opts.side = call.truncationDirection;
-  return opts;
+  // Otherwise the query alone fills the pair limit: it has to be cut anyway, and the pair is cut as any
+  // over-long pair is (longest_first at the limit).
+  return { encode, check };
 }
 
 export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<RerankResult> {
@@ -514,7 +551,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
     throw new ApiError('validation', `truncation_direction must be "left" or "right"; got ${shown(call.truncationDirection)}`, { field: 'truncation_direction', requestId: rid });
   }
   const lim = tokenLimit(ctx, served.name, served.encoder.spec.maxLength);
-  const encode = rerankEncodeOptions(served, query, lim, call);
+  const { encode, check } = rerankEncodeOptions(served, query, lim, call);
   const truncate = call.truncate ?? ctx.config.autoTruncate;
 
   const d = deadline(ctx, call.signal, `rerank of ${fmt(documents.length)} ${field}`);
@@ -522,7 +559,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
   let scores: WithTimings<CrossEncoderScores> | null = null;
   try {
     if (!truncate && documents.length > 0) {
-      await raceSignal(checkLengths(ctx, served.encoder.tokenizer, new Array<string>(documents.length).fill(query), documents, field, lim, rid), d.signal);
+      await raceSignal(checkLengths(ctx, served.encoder.tokenizer, new Array<string>(documents.length).fill(query), documents, field, lim, rid, undefined, check), d.signal);
     }
     const decision = await raceSignal(rerank(served.encoder, query, documents, {
       threshold, encode, signal: d.signal, onPartial: call.onPartial,
@@ -537,7 +574,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
     ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
     return { decision, timings, model: served.name, tokens: got?.stats.realTokens ?? 0 };
   } catch (e) {
-    throw callError(e, d, call.signal, served.name);
+    throw callError(e, d, call.signal, served.name, { field, count: documents.length, requestId: rid });
   } finally {
     d.dispose();
   }
@@ -582,10 +619,12 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
   const d = deadline(ctx, call.signal, `search for top_k=${topK}`);
   const t0 = performance.now();
   let scores: WithTimings<CrossEncoderScores> | null = null;
+  let candidates = topK;
   try {
     const decision = await raceSignal(pipeline.search(query, {
       topK, threshold, encode: { maxLength: lim.max }, signal: d.signal, onPartial: call.onPartial,
       onCandidates: (hits) => {
+        candidates = hits.length;
         if (!truncate && hits.length > 0) {
           // Retrieval hits are few (top_k); a synchronous length check keeps the error inside search().
           const enc = tok.encodeRaggedSync(new Array<string>(hits.length).fill(query), hits.map((h) => h.text), { maxLength: Infinity });
@@ -609,7 +648,7 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
     ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
     return { decision, timings, model: served.name, tokens: got?.stats.realTokens ?? 0 };
   } catch (e) {
-    throw callError(e, d, call.signal, served.name);
+    throw callError(e, d, call.signal, served.name, { field: 'candidates', count: candidates, requestId: rid, fewer: (fit) => `pass top_k ${fmt(fit)} or less` });
   } finally {
     d.dispose();
   }
@@ -662,7 +701,7 @@ export async function runEmbed(ctx: ServerContext, call: EmbedCall): Promise<Emb
     if (call.normalize !== false && !served.encoder.spec.normalize) vectors = vectors.map(l2normalize);
     return { vectors, dim: out.dim, model: served.name, tokens: out.stats.realTokens, timings };
   } catch (e) {
-    throw callError(e, d, call.signal, served.name);
+    throw callError(e, d, call.signal, served.name, { field, count: inputs.length });
   } finally {
     d.dispose();
   }
@@ -681,17 +720,31 @@ function l2normalize(v: Float32Array): Float32Array {
 /** One token in TEI's /tokenize shape. start/stop are UTF-8 byte offsets into the input (null when unknown). */
 export interface SimpleToken { id: number; text: string; special: boolean; start: number | null; stop: number | null }
 
-interface Vocab { tokens: string[]; special: Set<number>; unk: number; lowercase: boolean; prefix: string }
+/** What the tokenizer's BertNormalizer does to text before WordPiece, as far as offsets care. */
+interface Normalization { lowercase: boolean; stripAccents: boolean }
+interface Vocab { tokens: string[]; special: Set<number>; unk: number; norm: Normalization; prefix: string }
 const VOCABS = new Map<string, Vocab>();
 
-/** id -> token string from tokenizer.json (the native tokenizer exposes ids only). */
+/**
+ * The normalizer settings the native tokenizer reads from the same tokenizer.json: no normalizer = text
+ * as is; BertNormalizer lowercase defaults to true, and a null/absent strip_accents follows lowercase
+ * (as in HF tokenizers). A cased model (lowercase false) keeps case and accents.
+ */
+export function normalizationOf(normalizer: { type?: string; lowercase?: boolean | null; strip_accents?: boolean | null } | null | undefined): Normalization {
+  if (!normalizer) return { lowercase: false, stripAccents: false };
+  const lowercase = typeof normalizer.lowercase === 'boolean' ? normalizer.lowercase : true;
+  const stripAccents = typeof normalizer.strip_accents === 'boolean' ? normalizer.strip_accents : lowercase;
+  return { lowercase, stripAccents };
+}
+
+/** id -> token string from tokenizer.json (the native tokenizer exposes ids only), and its normalizer settings. */
 function vocabOf(path: string): Vocab {
   let v = VOCABS.get(path);
   if (v) return v;
   const json = JSON.parse(readFileSync(path, 'utf8')) as {
     model?: { vocab?: Record<string, number> | [string, number][]; unk_token?: string; continuing_subword_prefix?: string };
     added_tokens?: { id: number; content: string; special?: boolean }[];
-    normalizer?: { lowercase?: boolean } | null;
+    normalizer?: { type?: string; lowercase?: boolean | null; strip_accents?: boolean | null } | null;
   };
   const tokens: string[] = [];
   const vocab = json.model?.vocab ?? {};
@@ -703,31 +756,33 @@ function vocabOf(path: string): Vocab {
     if (a.special) special.add(a.id);
   }
   const unkToken = json.model?.unk_token ?? '[UNK]';
-  v = { tokens, special, unk: tokens.indexOf(unkToken), lowercase: json.normalizer?.lowercase !== false, prefix: json.model?.continuing_subword_prefix ?? '##' };
+  v = { tokens, special, unk: tokens.indexOf(unkToken), norm: normalizationOf(json.normalizer), prefix: json.model?.continuing_subword_prefix ?? '##' };
   VOCABS.set(path, v);
   return v;
 }
 
 /**
- * Byte offsets of each token in `text`, found by matching the WordPiece pieces against a normalised copy
- * of the text (accents stripped, lower-cased) that remembers where each character came from.
+ * Byte offsets of each token in `text`, found by matching the WordPiece pieces against a copy of the
+ * text normalised as the tokenizer does (accents stripped and/or lower-cased only where its normalizer
+ * says so) that remembers which input character each normalised character came from.
  */
-function alignOffsets(text: string, pieces: (string | null)[], lowercase: boolean): { start: number | null; stop: number | null }[] {
-  let norm = '';
+export function alignOffsets(text: string, pieces: (string | null)[], norm: Normalization): { start: number | null; stop: number | null }[] {
+  let normed = '';
   const from: number[] = []; const to: number[] = [];
   let byte = 0;
   for (const ch of text) {
     const len = Buffer.byteLength(ch);
-    let n = ch.normalize('NFD').replace(/\p{M}/gu, '');
-    if (lowercase) n = n.toLowerCase();
+    // strip_accents is NFD then dropping nonspacing marks (Mn), as the native normalizer does.
+    let n = norm.stripAccents ? ch.normalize('NFD').replace(/\p{Mn}/gu, '') : ch;
+    if (norm.lowercase) n = n.toLowerCase();
     for (let i = 0; i < n.length; i++) { from.push(byte); to.push(byte + len); }
-    norm += n;
+    normed += n;
     byte += len;
   }
   let cursor = 0;
   return pieces.map((p) => {
     if (p === null || p.length === 0) return { start: null, stop: null };
-    const at = norm.indexOf(lowercase ? p.toLowerCase() : p, cursor);
+    const at = normed.indexOf(p, cursor);
     if (at < 0) return { start: null, stop: null };
     cursor = at + p.length;
     return { start: from[at], stop: to[at + p.length - 1] };
@@ -752,7 +807,7 @@ export async function runTokenize(ctx: ServerContext, body: { inputs: string[]; 
       const t = vocab.tokens[id] ?? '';
       return t.startsWith(vocab.prefix) ? t.slice(vocab.prefix.length) : t;
     });
-    const offsets = alignOffsets(text, pieces, vocab.lowercase);
+    const offsets = alignOffsets(text, pieces, vocab.norm);
     return ids.map((id, i) => ({ id, text: vocab.tokens[id] ?? '', special: vocab.special.has(id), start: offsets[i].start, stop: offsets[i].stop }));
   });
 }

@@ -136,50 +136,113 @@ export class Reply {
 
 export type BodyResult =
   | { ok: true; body: Buffer }
-  | { ok: false; reason: 'aborted' | 'too_large' };
+  | { ok: false; reason: 'aborted' | 'too_large' | 'timeout' };
+
+/** A body's first buffer: small requests never reallocate, and a lying Content-Length costs no more than this. */
+export const BODY_INITIAL_BYTES = 16 * 1024;
+
+/**
+ * A request body collected chunk by chunk into one buffer that grows with what has arrived (doubling, up
+ * to `limit`), never with what the client declared: a client that announces 8 MiB and sends 10 bytes
+ * holds BODY_INITIAL_BYTES, not 8 MiB. Chunks are copied in (uWS neuters them after the callback).
+ */
+export class BodyBuffer {
+  #buf: Buffer = Buffer.alloc(0);
+  #length = 0;
+
+  /** `limit`: the most bytes it will take (max_payload_bytes, or a smaller declared Content-Length). */
+  constructor(readonly limit: number) {}
+
+  get length(): number { return this.#length; }
+  /** Bytes allocated now: at most max(BODY_INITIAL_BYTES, 2 x length), and never over `limit`. */
+  get capacity(): number { return this.#buf.length; }
+
+  /** Appends a copy of `chunk`; false (and nothing appended) when it would pass `limit`. */
+  push(chunk: ArrayBuffer | Uint8Array): boolean {
+    const bytes = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
+    const need = this.#length + bytes.byteLength;
+    if (need > this.limit) return false;
+    if (need > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, Math.max(need, BODY_INITIAL_BYTES, this.#buf.length * 2)));
+      this.#buf.copy(grown, 0, 0, this.#length);
+      this.#buf = grown;
+    }
+    this.#buf.set(bytes, this.#length);
+    this.#length = need;
+    return true;
+  }
+
+  /** The body so far (a view: no copy). */
+  bytes(): Buffer {
+    return this.#buf.subarray(0, this.#length);
+  }
+}
+
+export interface ReadBodyOptions {
+  /** The limit's name in the 413 message and its flag. */
+  limitName?: string;
+  /**
+   * Milliseconds the whole body may take to arrive (request_timeout_ms). A client that sends headers and
+   * then trickles or stops gets 504 timeout and its connection closed, so it cannot hold an admission slot
+   * or a buffer forever.
+   */
+  timeoutMs?: number;
+  /** The timeout's name in the 504 message and its flag. */
+  timeoutName?: string;
+}
 
 /**
  * Reads the whole request body, refusing more than `maxBytes`. Call it synchronously in the handler
  * (before any await) so no chunk is missed. Over the limit it answers 413 itself and closes the
  * connection without reading the rest (a declared Content-Length is checked before any byte is read);
- * then, or when the client aborts, it resolves { ok: false } and the caller just returns.
+ * past `timeoutMs` it answers 504 and closes; then, or when the client aborts, it resolves { ok: false }
+ * and the caller just returns.
  */
-export function readBody(reply: Reply, head: RequestHead, maxBytes: number, limitName = 'max_payload_bytes'): Promise<BodyResult> {
+export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts: ReadBodyOptions = {}): Promise<BodyResult> {
+  const limitName = opts.limitName ?? 'max_payload_bytes';
+  const timeoutName = opts.timeoutName ?? 'request_timeout_ms';
   return new Promise((resolve) => {
+    let finished = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (r: BodyResult): void => {
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      resolve(r);
+    };
     const tooLarge = (what: string) => {
       reply.sendError(new ApiError('payload_too_large',
         `request body ${what}; ${limitName} is ${fmt(maxBytes)} bytes; send fewer or shorter documents per request, or raise --${limitName.replace(/_/g, '-')}`,
         { field: 'body' }), {}, true);
-      resolve({ ok: false, reason: 'too_large' });
+      finish({ ok: false, reason: 'too_large' });
     };
-    if (!reply.open) { resolve({ ok: false, reason: 'aborted' }); return; }
-    reply.onAbort(() => resolve({ ok: false, reason: 'aborted' }));
+    if (!reply.open) { finish({ ok: false, reason: 'aborted' }); return; }
+    reply.onAbort(() => finish({ ok: false, reason: 'aborted' }));
 
     const declared = head.headers['content-length'];
     const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
     if (length !== undefined && length > maxBytes) { tooLarge(`is ${fmt(length)} bytes`); return; }
 
-    // With a declared length the body lands in one buffer; chunked bodies collect their (copied) chunks.
-    const whole = length !== undefined ? Buffer.allocUnsafe(length) : undefined;
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let finished = false;
+    const body = new BodyBuffer(length ?? maxBytes);
+    if (opts.timeoutMs !== undefined) {
+      const ms = opts.timeoutMs;
+      timer = setTimeout(() => {
+        if (finished) return;
+        const of = length !== undefined ? ` of the ${fmt(length)} declared` : '';
+        reply.sendError(new ApiError('timeout',
+          `request body did not arrive within ${timeoutName} (${fmt(ms)} ms): ${fmt(body.length)} bytes${of} came; send the whole body without pausing, or raise --${timeoutName.replace(/_/g, '-')}`,
+          { field: 'body' }), {}, true);
+        finish({ ok: false, reason: 'timeout' });
+      }, ms);
+    }
     reply.res.onData((chunk, isLast) => {
       if (finished) return;
-      const n = chunk.byteLength;
-      if (received + n > maxBytes || (whole && received + n > whole.length)) {
-        finished = true;
+      if (!body.push(chunk)) {
+        // Only a chunked body can get here: uWS hands over no more than a declared Content-Length.
         tooLarge(`is more than ${fmt(maxBytes)} bytes`);
         return;
       }
-      // uWS neuters `chunk` when this callback returns: copy now.
-      if (whole) whole.set(new Uint8Array(chunk), received);
-      else chunks.push(Buffer.from(new Uint8Array(chunk)));
-      received += n;
-      if (isLast) {
-        finished = true;
-        resolve({ ok: true, body: whole ? whole.subarray(0, received) : Buffer.concat(chunks, received) });
-      }
+      if (isLast) finish({ ok: true, body: body.bytes() });
     });
   });
 }
