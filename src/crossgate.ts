@@ -5,7 +5,7 @@ import type { RunningServer, ServedModels, StartOptions } from './server/server.
 export { packageRoot } from './native.js';
 export * from './tokenize/index.js';
 export * from './index/index.js';
-export { loadModelDir, type LoadModelOptions, type ModelKind, type ModelSpec, type Pooling } from './models/model-dir.js';
+export { loadModelDir, ModelKindError, readOnnxOutputs, type LoadModelOptions, type ModelKind, type ModelSpec, type OnnxOutput, type Pooling } from './models/model-dir.js';
 export * from './infer/index.js';
 export {
   Collection,

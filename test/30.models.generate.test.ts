@@ -279,13 +279,11 @@ test('per-channel quantization of a decoded model runs and stays close', async (
   assert.ok(maxDiff < 0.6, `per-channel int8 differs from fp32 by ${maxDiff}`);
 });
 
-test('a full-size clone (minilm-l6-bi) generates in seconds and runs with MiniLM shapes', async () => {
+// Generation speed is not asserted here: timings belong in benchmarks/, not in the test suite.
+test('a full-size clone (minilm-l6-bi) generates and runs with MiniLM shapes', async () => {
   const other = mkdtempSync(join(tmpdir(), 'crossgate-models-full-'));
   try {
-    const started = Date.now();
     const dir = await ensureGenerated('minilm-l6-bi', { root: other });
-    const seconds = (Date.now() - started) / 1000;
-    assert.ok(seconds < 20, `generation took ${seconds} s`);
     const config = readJson(join(dir, 'config.json'));
     assert.deepEqual([config.vocab_size, config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size, config.max_position_embeddings],
       [30522, 384, 6, 12, 1536, 512]);

@@ -117,11 +117,19 @@ test('the other layout (model.onnx at the top level, no onnx/ folder) loads too'
   assert.equal(loadModelDir(dir, { quantized: true }).onnxPath, join(dir, 'model_qint8_avx512_vnni.onnx'));
 });
 
-test('kind: forced kind wins; ambiguous configs ask for it', () => {
-  const forced = loadModelDir(dirs['tiny-cross'], { kind: 'bi-encoder' });
+test('kind: forced kind wins over config.json but not over the ONNX outputs; ambiguous configs ask for it', () => {
+  // A feature-extraction export whose config.json claims a classification head.
+  const misdescribed = copyOf('tiny-bi');
+  editJson(join(misdescribed, 'config.json'), (c) => { c.architectures = ['BertForSequenceClassification']; });
+  for (const f of ['modules.json', 'sentence_bert_config.json']) rmSync(join(misdescribed, f));
+  assert.equal(loadModelDir(misdescribed).kind, 'cross-encoder');
+  const forced = loadModelDir(misdescribed, { kind: 'bi-encoder' });
   assert.equal(forced.kind, 'bi-encoder');
   assert.equal(forced.pooling, 'mean', 'no modules.json: sentence-transformers defaults to mean pooling');
   assert.equal(forced.normalize, false);
+  // Forcing cannot make a logits output embed: refused at load, naming the class that can run it.
+  assert.throws(() => loadModelDir(dirs['tiny-cross'], { kind: 'bi-encoder' }),
+    /tiny-cross is a cross-encoder \(config\.json architectures BertForSequenceClassification, output logits \[batch_size, 1\]\); load it with CrossEncoder/);
   assert.throws(() => loadModelDir(dirs['tiny-cross'], { kind: 'reranker' as 'bi-encoder' }), /'kind' is invalid: "reranker"; expected 'cross-encoder' or 'bi-encoder'/);
 
   const dir = copyOf('tiny-cross');

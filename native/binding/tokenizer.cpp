@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -16,6 +18,28 @@ namespace {
 using crossgate::EncodeOptions;
 using crossgate::RaggedBatch;
 using crossgate::WordPieceTokenizer;
+
+// Runs body so that no C++ exception leaves it: NAPI_CPP_EXCEPTIONS turns only Napi::Error into a JS
+// exception, and anything else escaping a callback calls std::terminate and takes the process down.
+// Copying texts in can fail to allocate (bad_alloc, length_error); that becomes a RangeError with a fix.
+constexpr const char* kFewerTexts = "pass fewer or shorter texts per call";
+
+template <class F>
+auto guarded(Napi::Env env, const char* where, F&& body, const char* fix = "free memory and retry") -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, std::string("crossgate: ") + where + " ran out of memory; " + fix);
+  } catch (const std::length_error& e) {
+    throw Napi::RangeError::New(env, std::string("crossgate: ") + where + " inputs are too large (" + e.what() + "); " + fix);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, std::string("crossgate: unknown native error in ") + where);
+  }
+}
 
 // Texts copied out of JS into one arena, so a worker thread can read them after the call returns.
 struct Inputs {
@@ -121,10 +145,15 @@ class EncodeWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       tok_->encode_batch(in_->first.data(), in_->has_pairs ? in_->second.data() : nullptr, in_->count, opts_, out_);
+    } catch (const std::bad_alloc&) {
+      SetError("crossgate: NativeTokenizer.encodeAsync ran out of memory encoding; pass fewer or shorter texts per call");
     } catch (const std::exception& e) {
       SetError(e.what());
+    } catch (...) {
+      SetError("crossgate: unknown native error in NativeTokenizer.encodeAsync");
     }
   }
+  // OnOK / OnError run inside node-addon-api's callback wrapper, which converts only Napi::Error.
   void OnOK() override {
     try {
       deferred_.Resolve(to_js(Env(), out_, in_->count));
@@ -132,6 +161,8 @@ class EncodeWorker : public Napi::AsyncWorker {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
       deferred_.Reject(Napi::Error::New(Env(), e.what()).Value());
+    } catch (...) {
+      deferred_.Reject(Napi::Error::New(Env(), "crossgate: unknown native error in NativeTokenizer.encodeAsync").Value());
     }
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -157,50 +188,58 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
 
   explicit NativeTokenizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTokenizer>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsString())
-      throw Napi::TypeError::New(env, "'json' must be the text of a tokenizer.json");
-    std::string source = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "tokenizer.json";
-    std::string text = info[0].As<Napi::String>().Utf8Value();
-    try {
+    guarded(env, "NativeTokenizer", [&] {
+      if (info.Length() < 1 || !info[0].IsString())
+        throw Napi::TypeError::New(env, "'json' must be the text of a tokenizer.json");
+      std::string source = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "tokenizer.json";
+      std::string text = info[0].As<Napi::String>().Utf8Value();
       tok_ = WordPieceTokenizer::from_json(text, source);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    });
   }
 
  private:
   Napi::Value MaxLength(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(tok_->max_length()));
+    Napi::Env env = info.Env();
+    return guarded(env, "NativeTokenizer.maxLength", [&]() -> Napi::Value {
+      return Napi::Number::New(env, static_cast<double>(tok_->max_length()));
+    });
   }
-  Napi::Value PadId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), tok_->pad_id()); }
+  Napi::Value PadId(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, "NativeTokenizer.padId", [&]() -> Napi::Value { return Napi::Number::New(env, tok_->pad_id()); });
+  }
   Napi::Value SpecialTokenCount(const Napi::CallbackInfo& info) {
-    bool pair = info.Length() > 0 && info[0].ToBoolean().Value();
-    return Napi::Number::New(info.Env(), static_cast<double>(tok_->special_token_count(pair)));
+    Napi::Env env = info.Env();
+    return guarded(env, "NativeTokenizer.specialTokenCount", [&]() -> Napi::Value {
+      bool pair = info.Length() > 0 && info[0].ToBoolean().Value();
+      return Napi::Number::New(env, static_cast<double>(tok_->special_token_count(pair)));
+    });
   }
 
   Napi::Value EncodeSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Inputs in;
-    EncodeOptions opts;
-    read_args(info, in, opts);
-    RaggedBatch out;
-    try {
+    return guarded(env, "NativeTokenizer.encodeSync", [&]() -> Napi::Value {
+      Inputs in;
+      EncodeOptions opts;
+      read_args(info, in, opts);
+      RaggedBatch out;
       tok_->encode_batch(in.first.data(), in.has_pairs ? in.second.data() : nullptr, in.count, opts, out);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
-    return to_js(env, out, in.count);
+      return to_js(env, out, in.count);
+    }, kFewerTexts);
   }
 
   Napi::Value EncodeAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto in = std::make_unique<Inputs>();
-    EncodeOptions opts;
-    read_args(info, *in, opts);
-    auto* worker = new EncodeWorker(env, tok_, std::move(in), opts);
-    Napi::Promise p = worker->Promise();
-    worker->Queue();
-    return p;
+    return guarded(env, "NativeTokenizer.encodeAsync", [&]() -> Napi::Value {
+      auto in = std::make_unique<Inputs>();
+      EncodeOptions opts;
+      read_args(info, *in, opts);
+      auto worker = std::make_unique<EncodeWorker>(env, tok_, std::move(in), opts);
+      Napi::Promise p = worker->Promise();
+      worker->Queue();  // from here the worker deletes itself when it completes
+      worker.release();
+      return p;
+    }, kFewerTexts);
   }
 
   std::shared_ptr<const WordPieceTokenizer> tok_;
@@ -211,8 +250,10 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
 Napi::Object InitTokenizer(Napi::Env env, Napi::Object exports) {
   try {
     exports.Set("NativeTokenizer", NativeTokenizer::Define(env));
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // Napi::Error too: it derives from std::exception
     Napi::Error::New(env, std::string("crossgate: NativeTokenizer failed to register: ") + e.what()).ThrowAsJavaScriptException();
+  } catch (...) {
+    Napi::Error::New(env, "crossgate: NativeTokenizer failed to register").ThrowAsJavaScriptException();
   }
   return exports;
 }

@@ -184,10 +184,14 @@ class PromiseWorker : public Napi::AsyncWorker {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
       deferred_.Reject(to_js_error(env, e).Value());
+    } catch (...) {
+      deferred_.Reject(Napi::Error::New(env, "crossgate: unknown native error in VectorIndex").Value());
     }
   }
+  // Both run inside node-addon-api's callback wrapper, which converts only Napi::Error.
   void OnError(const Napi::Error& e) override {
-    deferred_.Reject(to_js_error(Env(), index_error_, kind_, e.Message()).Value());
+    Napi::Env env = Env();
+    guarded(env, [&] { deferred_.Reject(to_js_error(env, index_error_, kind_, e.Message()).Value()); });
   }
 
   Napi::Promise::Deferred deferred_;
@@ -299,15 +303,22 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
   }
 
  private:
-  Napi::Value Dim(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), core_->dim()); }
+  // Accessors are guarded too: count() and vector_bytes() take the index lock, which can throw system_error.
+  Napi::Value Dim(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return Napi::Number::New(env, core_->dim()); });
+  }
   Napi::Value StorageName(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), crossgate::storage_name(core_->storage()));
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return Napi::String::New(env, crossgate::storage_name(core_->storage())); });
   }
   Napi::Value Count(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(core_->count()));
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return Napi::Number::New(env, static_cast<double>(core_->count())); });
   }
   Napi::Value VectorBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(core_->vector_bytes()));
+    Napi::Env env = info.Env();
+    return guarded(env, [&]() -> Napi::Value { return Napi::Number::New(env, static_cast<double>(core_->vector_bytes())); });
   }
 
   // add(ids: Float64Array, vectors: Float32Array of ids.length * dim)
@@ -370,9 +381,11 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
       const size_t k = to_k(env, info[1]);
       // The worker copies the query: the caller may reuse its buffer before the search runs.
       std::vector<float> copy(q.Data(), q.Data() + q.ElementLength());
-      auto* w = new SearchWorker(env, info.This(), core_, std::move(copy), 1, k, false);
-      w->Queue();
-      return w->Promise();
+      auto w = std::make_unique<SearchWorker>(env, info.This(), core_, std::move(copy), 1, k, false);
+      Napi::Promise p = w->Promise();
+      w->Queue();  // from here the worker deletes itself when it completes
+      w.release();
+      return p;
     });
   }
 
@@ -388,18 +401,22 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
       }
       const size_t k = to_k(env, info[1]);
       std::vector<float> copy(qs.Data(), qs.Data() + qs.ElementLength());
-      auto* w = new SearchWorker(env, info.This(), core_, std::move(copy), qs.ElementLength() / dim, k, true);
-      w->Queue();
-      return w->Promise();
+      auto w = std::make_unique<SearchWorker>(env, info.This(), core_, std::move(copy), qs.ElementLength() / dim, k, true);
+      Napi::Promise p = w->Promise();
+      w->Queue();  // from here the worker deletes itself when it completes
+      w.release();
+      return p;
     });
   }
 
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      auto* w = new SaveWorker(env, info.This(), core_, to_path(env, info[0]));
-      w->Queue();
-      return w->Promise();
+      auto w = std::make_unique<SaveWorker>(env, info.This(), core_, to_path(env, info[0]));
+      Napi::Promise p = w->Promise();
+      w->Queue();  // from here the worker deletes itself when it completes
+      w.release();
+      return p;
     });
   }
 
@@ -427,9 +444,11 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
-      auto* w = new LoadWorker(env, ctor, to_path(env, info[0]));
-      w->Queue();
-      return w->Promise();
+      auto w = std::make_unique<LoadWorker>(env, ctor, to_path(env, info[0]));
+      Napi::Promise p = w->Promise();
+      w->Queue();  // from here the worker deletes itself when it completes
+      w.release();
+      return p;
     });
   }
 
@@ -447,6 +466,12 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
 }  // namespace
 
 Napi::Object InitVectorIndex(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeVectorIndex", NativeVectorIndex::Define(env));
+  try {
+    exports.Set("NativeVectorIndex", NativeVectorIndex::Define(env));
+  } catch (const std::exception& e) {  // Napi::Error too: it derives from std::exception
+    Napi::Error::New(env, std::string("crossgate: NativeVectorIndex failed to register: ") + e.what()).ThrowAsJavaScriptException();
+  } catch (...) {
+    Napi::Error::New(env, "crossgate: NativeVectorIndex failed to register").ThrowAsJavaScriptException();
+  }
   return exports;
 }

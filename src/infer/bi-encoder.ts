@@ -5,7 +5,7 @@ import { Tokenizer } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
 import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
-import { resolveInferOptions, type InferOptions } from './options.js';
+import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
 
@@ -34,9 +34,9 @@ export class BiEncoder {
   }
 
   /** Loads a bi-encoder model directory (sentence-transformers layout) and starts its worker sessions. */
-  static async load(dir: string, opts?: InferOptions): Promise<BiEncoder> {
+  static async load(dir: string, opts?: LoadOptions): Promise<BiEncoder> {
     const o = resolveInferOptions(opts);
-    const spec = loadModelDir(dir, { quantized: o.quantized, kind: 'bi-encoder' });
+    const spec = loadModelDir(dir, { quantized: o.quantized, ...kindOptions('bi-encoder', opts) });
     const tokenizer = Tokenizer.fromFile(spec.tokenizerPath);
     const pool = await WorkerPool.create({
       modelPath: spec.onnxPath,

@@ -5,7 +5,7 @@ import { Tokenizer } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
 import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
-import { resolveInferOptions, type InferOptions } from './options.js';
+import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
 import { expit } from './pooling.js';
 import { WorkerPool } from './pool.js';
 import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
@@ -58,9 +58,9 @@ export class CrossEncoder {
   }
 
   /** Loads a cross-encoder model directory (HF layout) and starts its worker sessions. */
-  static async load(dir: string, opts?: InferOptions): Promise<CrossEncoder> {
+  static async load(dir: string, opts?: LoadOptions): Promise<CrossEncoder> {
     const o = resolveInferOptions(opts);
-    const spec = loadModelDir(dir, { quantized: o.quantized, kind: 'cross-encoder' });
+    const spec = loadModelDir(dir, { quantized: o.quantized, ...kindOptions('cross-encoder', opts) });
     if (spec.numLabels !== 1 && spec.numLabels !== 2) {
       throw new RangeError(`${spec.dir}: config num_labels is ${spec.numLabels}; a cross-encoder must have 1 logit (sigmoid) or 2 (softmax, positive class = index 1)`);
     }

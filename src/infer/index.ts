@@ -2,6 +2,6 @@
 export { CrossEncoder, type CrossEncoderScores } from './cross-encoder.js';
 export { BiEncoder, type Embeddings } from './bi-encoder.js';
 export { Scheduler, type PartialResult, type RequestTimings, type ScheduleOptions, type BatchEvent, type SchedulerStats } from './scheduler.js';
-export { type InferOptions, type ExecutionProvider, resolveInferOptions, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_TOKENS, CUDA_BATCH_OVERHEAD_TOKENS } from './options.js';
+export { type InferOptions, type LoadOptions, type ExecutionProvider, resolveInferOptions, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_QUEUE_TOKENS, CUDA_BATCH_OVERHEAD_TOKENS } from './options.js';
 export { type BatchStats, paddingWaste, planMicroBatches, DEFAULT_BATCH_OVERHEAD_TOKENS } from './batcher.js';
 export { InferenceBackendError, InferenceClosedError, QueueFullError, RequestCancelledError } from './errors.js';

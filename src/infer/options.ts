@@ -46,6 +46,21 @@ export interface InferOptions {
   maxQueueTokens?: number;
 }
 
+/** CrossEncoder.load / BiEncoder.load: the inference knobs plus how the directory is checked. */
+export interface LoadOptions extends InferOptions {
+  /** Load the directory as this class's kind without detecting it from config.json / modules.json, for
+   *  exports whose config misdescribes them. Default false: a directory that is the other kind is refused
+   *  at load with a message naming the class to use. The ONNX outputs are checked either way. */
+  assumeKind?: boolean;
+}
+
+/** The loadModelDir options for a class that runs `kind`. */
+export function kindOptions(kind: 'cross-encoder' | 'bi-encoder', opts: LoadOptions | undefined): { kind?: typeof kind; expectKind?: typeof kind } {
+  const assume = opts?.assumeKind;
+  if (assume !== undefined && typeof assume !== 'boolean') throw new TypeError(`'assumeKind' is invalid: ${String(assume)}; expected true or false`);
+  return assume ? { kind } : { expectKind: kind };
+}
+
 export interface ResolvedInferOptions {
   threads: number;
   workers: number;

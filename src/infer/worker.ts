@@ -64,6 +64,8 @@ function tensorFor(type: string, data: BigInt64Array, dims: number[]): ort.Tenso
   return new ort.Tensor('int64', data, dims);
 }
 
+// The same preference as model-dir.ts's LOGITS_OUTPUTS / EMBEDDING_OUTPUTS, which loadModelDir checks the
+// file's declared outputs against; repeated here so a worker does not load model-dir and the hub code.
 function pickOutput(names: readonly string[], preferred: string[]): string {
   for (const p of preferred) if (names.includes(p)) return p;
   return names[0];

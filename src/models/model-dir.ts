@@ -27,12 +27,59 @@ export interface ModelSpec {
   /** Bi-encoders. Cross-encoders report 'cls' (the pooler reads [CLS]) and false. */
   pooling: Pooling;
   normalize: boolean;
+  /** The graph outputs of onnxPath as the file declares them; empty when the file could not be read that far. */
+  outputs: OnnxOutput[];
+}
+
+/** One declared graph output: its name and shape (a number per fixed axis, the symbol or '?' per free one). */
+export interface OnnxOutput {
+  name: string;
+  /** Undefined when the export declares no shape. */
+  dims?: (number | string)[];
 }
 
 export interface LoadModelOptions {
   quantized?: boolean;
-  /** Skip detection (for checkpoints whose config.json does not say what they are). */
+  /**
+   * Skip detection and take the directory as this kind (for exports whose config.json misdescribes
+   * them). The ONNX outputs are still checked against it.
+   */
   kind?: ModelKind;
+  /**
+   * The kind the caller will run the model as (CrossEncoder, BiEncoder). A directory detected as the
+   * other kind, or whose ONNX outputs are the other kind's, is refused with a message naming the class
+   * to use; one that does not say what it is is taken as this kind. Ignored when `kind` is given.
+   */
+  expectKind?: ModelKind;
+}
+
+// src/infer/worker.ts picks the output it reads with the same two lists; change both together.
+/** Output names a cross-encoder run reads, in order of preference (else the first output). */
+export const LOGITS_OUTPUTS = ['logits', 'scores'];
+/** Output names a bi-encoder run reads, in order of preference (else the first output). */
+export const EMBEDDING_OUTPUTS = ['last_hidden_state', 'token_embeddings', 'sentence_embedding'];
+
+/** The output a run of `kind` reads: the first preferred name the model has, else its first output. */
+export function pickOutputName(names: readonly string[], kind: ModelKind): string {
+  for (const p of kind === 'cross-encoder' ? LOGITS_OUTPUTS : EMBEDDING_OUTPUTS) if (names.includes(p)) return p;
+  return names[0];
+}
+
+/** A directory that is one kind of model loaded as the other; the message names the class and flags to use. */
+export class ModelKindError extends Error {
+  readonly dir: string;
+  readonly detected: ModelKind;
+  constructor(dir: string, detected: ModelKind, evidence: string, overridable: boolean) {
+    const use = detected === 'bi-encoder'
+      ? 'load it with BiEncoder / pass it as --embedder / --bi-encoder'
+      : 'load it with CrossEncoder / pass it as --reranker / --model / --cross-encoder';
+    const other = detected === 'bi-encoder' ? 'cross-encoder' : 'bi-encoder';
+    const override = overridable ? `; if it really is a ${other} export, pass assumeKind: true to skip detection` : '';
+    super(`${dir} is a ${detected} (${evidence}); ${use}${override}`);
+    this.name = 'ModelKindError';
+    this.dir = dir;
+    this.detected = detected;
+  }
 }
 
 /** Above this, tokenizer_config.json's model_max_length is transformers' "no limit" sentinel (1e30). */
@@ -119,12 +166,30 @@ function findOnnxFiles(dir: string): { fp32?: string; quantized: string[]; all: 
   return { fp32: fp32 && join(dir, fp32), quantized: quantized.map((f) => join(dir, f)), all };
 }
 
+function architectures(config: Record<string, unknown>): string[] {
+  return Array.isArray(config.architectures) ? (config.architectures as unknown[]).map(String) : [];
+}
+
+function hasSentenceTransformersLayout(dir: string): boolean {
+  return existsSync(join(dir, 'modules.json')) || existsSync(join(dir, 'sentence_bert_config.json'));
+}
+
+/** What the directory says it is, with the words that say it; undefined when it does not say. */
+function sniffKind(dir: string, config: Record<string, unknown>): { kind: ModelKind; evidence: string } | undefined {
+  const archs = architectures(config);
+  const cls = archs.find((a) => a.endsWith('ForSequenceClassification'));
+  if (cls) return { kind: 'cross-encoder', evidence: `config.json architectures ${cls}` };
+  if (hasSentenceTransformersLayout(dir)) return { kind: 'bi-encoder', evidence: 'sentence-transformers layout' };
+  const base = archs.find((a) => /Model$/.test(a));
+  if (base) return { kind: 'bi-encoder', evidence: `config.json architectures ${base}` };
+  if (archs.length === 0 && (config.id2label !== undefined || config.num_labels !== undefined)) return { kind: 'cross-encoder', evidence: 'config.json declares labels' };
+  return undefined;
+}
+
 function detectKind(dir: string, config: Record<string, unknown>): ModelKind {
-  const archs = Array.isArray(config.architectures) ? (config.architectures as unknown[]).map(String) : [];
-  if (archs.some((a) => a.endsWith('ForSequenceClassification'))) return 'cross-encoder';
-  if (existsSync(join(dir, 'modules.json')) || existsSync(join(dir, 'sentence_bert_config.json'))) return 'bi-encoder';
-  if (archs.some((a) => /Model$/.test(a))) return 'bi-encoder';
-  if (archs.length === 0 && (config.id2label !== undefined || config.num_labels !== undefined)) return 'cross-encoder';
+  const sniffed = sniffKind(dir, config);
+  if (sniffed) return sniffed.kind;
+  const archs = architectures(config);
   throw new ModelDirError(
     dir,
     `cannot tell whether this is a cross-encoder or a bi-encoder: config.json architectures is ${JSON.stringify(archs)} and there is no modules.json; pass kind: 'cross-encoder' or 'bi-encoder'`,
@@ -185,6 +250,193 @@ function readSentenceTransformers(dir: string): StModules {
   return { pooling, normalize, poolingDim: positiveInt(cfg.word_embedding_dimension) };
 }
 
+/**
+ * Protobuf reading just deep enough to list a model's graph outputs. The weights (graph initializers)
+ * are skipped by their length prefix, never read, so this costs a few reads even for a 1 GB file.
+ */
+type ByteAt = (pos: number) => number;
+
+function fileBytes(fd: number, size: number): ByteAt {
+  const buf = Buffer.alloc(64 * 1024);
+  let start = -1;
+  let len = 0;
+  return (pos) => {
+    if (pos < 0 || pos >= size) throw new RangeError('past the end');
+    if (start < 0 || pos < start || pos >= start + len) {
+      len = readSync(fd, buf, 0, buf.length, pos);
+      start = pos;
+      if (len <= 0) throw new RangeError('short read');
+    }
+    return buf[pos - start];
+  };
+}
+
+function varintAt(byte: ByteAt, pos: number): { value: number; next: number } {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < 10; i++) {
+    const b = byte(pos + i);
+    value += (b & 0x7f) * mul;
+    mul *= 128;
+    if ((b & 0x80) === 0) return { value, next: pos + i + 1 };
+  }
+  throw new RangeError('varint too long');
+}
+
+interface ProtoField { field: number; wire: number; start: number; end: number; value: number }
+
+/** The fields in [start, end): for length-delimited ones, [start, end) is the payload; for varints, value. */
+function* protoFields(byte: ByteAt, start: number, end: number): Generator<ProtoField> {
+  let pos = start;
+  while (pos < end) {
+    const tag = varintAt(byte, pos);
+    const field = Math.floor(tag.value / 8);
+    const wire = tag.value % 8;
+    pos = tag.next;
+    if (wire === 0) {
+      const v = varintAt(byte, pos);
+      yield { field, wire, start: pos, end: v.next, value: v.value };
+      pos = v.next;
+    } else if (wire === 2) {
+      const n = varintAt(byte, pos);
+      if (n.next + n.value > end) throw new RangeError('field runs past its parent');
+      yield { field, wire, start: n.next, end: n.next + n.value, value: n.value };
+      pos = n.next + n.value;
+    } else if (wire === 1 || wire === 5) {
+      pos += wire === 1 ? 8 : 4;
+    } else {
+      throw new RangeError(`wire type ${wire}`);
+    }
+  }
+  if (pos !== end) throw new RangeError('field runs past its parent');
+}
+
+const MAX_VALUE_INFO_BYTES = 1 << 20;
+
+/** ValueInfoProto {1: name, 2: TypeProto {1: Tensor {2: TensorShapeProto {1: Dimension {1: dim_value, 2: dim_param}}}}}. */
+function decodeValueInfo(buf: Buffer): OnnxOutput {
+  const byte: ByteAt = (pos) => {
+    if (pos >= buf.length) throw new RangeError('past the end');
+    return buf[pos];
+  };
+  const text = (f: ProtoField): string => buf.toString('utf8', f.start, f.end);
+  const sub = (f: ProtoField, n: number): ProtoField[] => [...protoFields(byte, f.start, f.end)].filter((g) => g.field === n && g.wire === 2);
+  const out: OnnxOutput = { name: '' };
+  for (const f of protoFields(byte, 0, buf.length)) {
+    if (f.field === 1 && f.wire === 2) out.name = text(f);
+    if (f.field !== 2 || f.wire !== 2) continue;
+    for (const tensor of sub(f, 1)) {
+      for (const shape of sub(tensor, 2)) {
+        out.dims = sub(shape, 1).map((dim) => {
+          let d: number | string = '?';
+          for (const g of protoFields(byte, dim.start, dim.end)) {
+            if (g.field === 1 && g.wire === 0) d = g.value;
+            else if (g.field === 2 && g.wire === 2) d = text(g);
+          }
+          return d;
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** The graph outputs (ModelProto.graph = 7, GraphProto.output = 12); [] when the file is not that far readable. */
+export function readOnnxOutputs(path: string): OnnxOutput[] {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = statSync(path).size;
+    const byte = fileBytes(fd, size);
+    const outputs: OnnxOutput[] = [];
+    for (const f of protoFields(byte, 0, size)) {
+      if (f.field !== 7 || f.wire !== 2) continue;
+      for (const g of protoFields(byte, f.start, f.end)) {
+        if (g.field !== 12 || g.wire !== 2 || g.end - g.start > MAX_VALUE_INFO_BYTES) continue;
+        const buf = Buffer.alloc(g.end - g.start);
+        readSync(fd, buf, 0, buf.length, g.start);
+        outputs.push(decodeValueInfo(buf));
+      }
+    }
+    return outputs.filter((o) => o.name !== '');
+  } catch {
+    return []; // not protobuf as expected: ORT's own load error will say what is wrong
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function describeOutput(o: OnnxOutput): string {
+  return `output ${o.name}${o.dims ? ` [${o.dims.join(', ')}]` : ''}`;
+}
+
+/** The kind an output serves, by name and then by shape; undefined when it cannot tell. */
+function outputKind(o: OnnxOutput, hiddenSize: number | undefined): ModelKind | undefined {
+  if (LOGITS_OUTPUTS.includes(o.name)) return 'cross-encoder';
+  if (EMBEDDING_OUTPUTS.includes(o.name)) return 'bi-encoder';
+  if (!o.dims) return undefined;
+  if (o.dims.length === 3) return 'bi-encoder';
+  const last = o.dims[o.dims.length - 1];
+  if (o.dims.length === 2 && typeof last === 'number') {
+    if (last === hiddenSize) return 'bi-encoder';
+    if (last === 1 || last === 2) return 'cross-encoder';
+  }
+  return undefined;
+}
+
+/** The output a run of `kind` reads, and what it says about the model. */
+function readOutput(outputs: OnnxOutput[], kind: ModelKind, hiddenSize: number | undefined): { output?: OnnxOutput; kind?: ModelKind } {
+  if (outputs.length === 0) return {};
+  const name = pickOutputName(outputs.map((o) => o.name), kind);
+  const output = outputs.find((o) => o.name === name)!;
+  return { output, kind: outputKind(output, hiddenSize) };
+}
+
+/**
+ * The kind to run the directory as, for callers that know what they want (opts.kind / expectKind):
+ * a directory or an ONNX file that is the other kind is refused here, not at the first run.
+ */
+function resolveKind(dir: string, config: Record<string, unknown>, outputs: OnnxOutput[], opts: LoadModelOptions): ModelKind {
+  const want = (opts.kind ?? opts.expectKind)!;
+  const other: ModelKind = want === 'cross-encoder' ? 'bi-encoder' : 'cross-encoder';
+  const hidden = positiveInt(config.hidden_size) ?? positiveInt(config.d_model) ?? positiveInt(config.dim);
+  const dirSays = sniffKind(dir, config);
+  const sniffed = opts.kind === undefined ? dirSays : undefined;
+  if (sniffed && sniffed.kind !== want) {
+    const seen = readOutput(outputs, sniffed.kind, hidden).output;
+    throw new ModelKindError(dir, sniffed.kind, [sniffed.evidence, ...(seen ? [describeOutput(seen)] : [])].join(', '), true);
+  }
+  const read = readOutput(outputs, want, hidden);
+  if (read.kind === other) {
+    const evidence = [...(dirSays?.kind === other ? [dirSays.evidence] : []), describeOutput(read.output!)].join(', ');
+    throw new ModelKindError(dir, other, evidence, false);
+  }
+  return want;
+}
+
+/** The output the run reads has the width the config promises (labels, hidden size) where the file fixes it. */
+function checkOutputWidth(dir: string, onnxPath: string, outputs: OnnxOutput[], kind: ModelKind, numLabels: number, hiddenSize: number): void {
+  const { output } = readOutput(outputs, kind, hiddenSize);
+  if (!output?.dims) return;
+  const rel = relative(dir, onnxPath);
+  const last = output.dims[output.dims.length - 1];
+  if (kind === 'cross-encoder') {
+    if (output.dims.length !== 2) {
+      throw new ModelDirError(dir, `${rel} ${describeOutput(output)} is not [batch, labels]; a cross-encoder export needs a logits output (\`optimum-cli export onnx --task text-classification\`)`);
+    }
+    if (typeof last === 'number' && last !== numLabels) {
+      throw new ModelDirError(dir, `${rel} ${describeOutput(output)} has ${last} labels but config.json declares ${numLabels}; fix num_labels / id2label in config.json`);
+    }
+  } else {
+    if (output.dims.length !== 2 && output.dims.length !== 3) {
+      throw new ModelDirError(dir, `${rel} ${describeOutput(output)} is not [batch, seq, hidden] or [batch, hidden]; a bi-encoder export needs last_hidden_state (\`optimum-cli export onnx --task feature-extraction\`)`);
+    }
+    if (typeof last === 'number' && last !== hiddenSize) {
+      throw new ModelDirError(dir, `${rel} ${describeOutput(output)} is ${last} wide but config.json hidden_size is ${hiddenSize}; fix hidden_size in config.json`);
+    }
+  }
+}
+
 /** Loads and checks the model directory `dir`. Throws an error naming the file and the fix. */
 export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpec {
   if (opts.kind !== undefined && opts.kind !== 'cross-encoder' && opts.kind !== 'bi-encoder') {
@@ -218,7 +470,12 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
   }
   checkOnnxFile(abs, onnxPath);
 
-  const kind = opts.kind ?? detectKind(abs, config);
+  if (opts.expectKind !== undefined && opts.expectKind !== 'cross-encoder' && opts.expectKind !== 'bi-encoder') {
+    throw new TypeError(`'expectKind' is invalid: ${JSON.stringify(opts.expectKind)}; expected 'cross-encoder' or 'bi-encoder'`);
+  }
+  const outputs = readOnnxOutputs(onnxPath);
+  const checked = opts.kind !== undefined || opts.expectKind !== undefined;
+  const kind = checked ? resolveKind(abs, config, outputs, opts) : detectKind(abs, config);
 
   const st = kind === 'bi-encoder' ? readSentenceTransformers(abs) : { pooling: 'cls' as Pooling, normalize: false };
   const hiddenSize = positiveInt(config.hidden_size) ?? positiveInt(config.d_model) ?? positiveInt(config.dim) ?? ('poolingDim' in st ? st.poolingDim : undefined);
@@ -236,6 +493,8 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
       throw new ModelDirError(abs, `config.json declares ${numLabels} labels; crossgate scores relevance from 1 logit (sigmoid) or 2 (softmax, positive class 1), not ${numLabels}-way classifiers`);
     }
   }
+
+  if (checked) checkOutputWidth(abs, onnxPath, outputs, kind, numLabels, hiddenSize);
 
   // Every limit the directory states; the model can take no more than the smallest.
   const limits: number[] = [];
@@ -271,6 +530,7 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
     activation,
     pooling: st.pooling,
     normalize: st.normalize,
+    outputs,
   };
 }
 

@@ -1,8 +1,9 @@
 // A document collection: string-id documents embedded with a BiEncoder into the native VectorIndex,
 // persisted as a directory (index file + manifest + documents JSONL) that reloads with the same model.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import { VectorIndex, type VectorStorage } from '../index/vector-index.js';
 import type { BiEncoder } from '../infer/bi-encoder.js';
 
@@ -78,10 +79,123 @@ function checkDocument(doc: unknown, i: number): CollectionDocument {
   return out;
 }
 
-async function writeAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+/** Written into a collection directory by save(); anything else there makes save() refuse to replace it. */
+const COLLECTION_FILES = new Set([MANIFEST_FILE, DOCUMENTS_FILE, VECTORS_FILE]);
+
+/**
+ * Test hook, like the index's CROSSGATE_FAULT_SAVE_AFTER_BYTES: CROSSGATE_FAULT_COLLECTION_SAVE=<step>
+ * makes save() fail right after that step; <step>:kill SIGKILLs the process there instead, as a crash would.
+ */
+function faultPoint(step: 'vectors' | 'documents' | 'manifest' | 'synced' | 'aside' | 'swapped'): void {
+  const fault = process.env.CROSSGATE_FAULT_COLLECTION_SAVE;
+  if (!fault) return;
+  const [at, action] = fault.split(':');
+  if (at !== step) return;
+  if (action === 'kill') process.kill(process.pid, 'SIGKILL');
+  throw new Error(`collection save failed after step "${step}" (injected by CROSSGATE_FAULT_COLLECTION_SAVE)`);
+}
+
+/** Writes and fsyncs a file, so it is on disk before the directory that holds it is swapped in. */
+async function writeDurable(path: string, data: string): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync of a directory makes the names in it (created, renamed) durable. Windows cannot open one for it. */
+async function syncDir(path: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    if (process.platform === 'win32') return;
+    throw e;
+  }
+  try {
+    await fh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EPERM' && code !== 'EISDIR') throw e;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Sibling names save() uses while it works: <dir>.tmp-<pid>-<hex> (the new one), <dir>.old-<pid>-<hex> (the old one). */
+const SIBLING = /^(.*)\.(tmp|old)-(\d+)-([0-9a-f]+)$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** save()'s siblings of `target` in its parent directory, oldest first. */
+async function saveSiblings(target: string): Promise<{ path: string; kind: 'tmp' | 'old'; pid: number; mtimeMs: number }[]> {
+  const parent = dirname(target);
+  const base = basename(target);
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const name of names) {
+    const m = SIBLING.exec(name);
+    if (!m || m[1] !== base) continue;
+    const path = join(parent, name);
+    try {
+      out.push({ path, kind: m[2] as 'tmp' | 'old', pid: Number(m[3]), mtimeMs: (await stat(path)).mtimeMs });
+    } catch { /* gone meanwhile */ }
+  }
+  return out.sort((a, b) => a.mtimeMs - b.mtimeMs);
+}
+
+/**
+ * A save() that died between moving the old directory aside and moving the new one into place leaves
+ * no directory at `target` but a complete `<target>.old-*`: put it back. The save never returned, so
+ * its caller holds no promise that the new contents landed.
+ */
+async function recoverInterruptedSave(target: string): Promise<void> {
+  if (existsSync(target)) return;
+  const old = (await saveSiblings(target)).filter((s) => s.kind === 'old' && !processAlive(s.pid) && existsSync(join(s.path, MANIFEST_FILE)));
+  const latest = old[old.length - 1];
+  if (!latest) return;
+  try {
+    await rename(latest.path, target);
+  } catch (e) {
+    throw new Error(`collection ${target} is missing after an interrupted save; the previous copy is in ${latest.path} (${(e as Error).message}); rename it back to ${target}`);
+  }
+  await syncDir(dirname(target)).catch(() => undefined);
+}
+
+/** Leftovers of saves whose process is gone, once `target` holds a complete collection again. */
+async function removeStaleSiblings(target: string): Promise<void> {
+  if (!existsSync(join(target, MANIFEST_FILE))) return;
+  for (const s of await saveSiblings(target)) {
+    if (!processAlive(s.pid)) await rm(s.path, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** One documents.jsonl line. add() takes any plain object as metadata, so a BigInt or a cycle fails here. */
+function serialise(d: StoredDocument): string {
+  try {
+    return JSON.stringify(d);
+  } catch (e) {
+    throw new TypeError(`document ${JSON.stringify(d.id)} cannot be saved: its metadata is not JSON (${(e as Error).message}); store plain JSON values in metadata`);
+  }
+}
+
+function damaged(dir: string, what: string): Error {
+  return new Error(`collection ${dir} is damaged: ${what}; rebuild it (\`crossgate index build --force\`, or Collection.save() from the source documents)`);
 }
 
 export class Collection {
@@ -103,6 +217,7 @@ export class Collection {
 
   /** Reads a saved collection's manifest without loading vectors (the CLI uses it to find the bi-encoder). */
   static async readManifest(dir: string): Promise<CollectionManifest> {
+    await recoverInterruptedSave(resolve(dir));
     const path = join(dir, MANIFEST_FILE);
     if (!existsSync(path)) {
       throw new Error(`${resolve(dir)} is not a crossgate collection (no ${MANIFEST_FILE}); build one with \`crossgate index build\` or Collection.save()`);
@@ -137,20 +252,39 @@ export class Collection {
       throw new Error(`collection ${resolve(dir)}: ${VECTORS_FILE} has dim ${index.dim} but ${MANIFEST_FILE} says ${manifest.biEncoder.dim}; the collection is damaged, rebuild it`);
     }
     const c = new Collection(encoder, index);
+    const where = resolve(dir);
     const lines = (await readFile(join(dir, DOCUMENTS_FILE), 'utf8')).split('\n');
+    const lineOfKey = new Map<number, number>();
+    const lineOfId = new Map<string, number>();
     for (let i = 0; i < lines.length; i++) {
       if (lines[i].length === 0) continue;
+      const line = `${DOCUMENTS_FILE} line ${i + 1}`;
       let doc: StoredDocument;
       try {
         doc = JSON.parse(lines[i]) as StoredDocument;
       } catch (e) {
-        throw new Error(`collection ${resolve(dir)}: ${DOCUMENTS_FILE} line ${i + 1} is not valid JSON (${(e as Error).message}); the collection is damaged, rebuild it`);
+        throw damaged(where, `${line} is not valid JSON (${(e as Error).message})`);
       }
+      if (doc === null || typeof doc !== 'object' || typeof doc.id !== 'string' || typeof doc.text !== 'string') {
+        throw damaged(where, `${line} is not a stored document {key, id, text, metadata?}`);
+      }
+      const shown = `${line} (id ${JSON.stringify(doc.id)})`;
+      if (!Number.isSafeInteger(doc.key) || doc.key < 0) throw damaged(where, `${shown} has key ${JSON.stringify(doc.key)}; expected an integer >= 0`);
+      if (lineOfId.has(doc.id)) throw damaged(where, `${shown} repeats the id of line ${lineOfId.get(doc.id)}`);
+      if (lineOfKey.has(doc.key)) throw damaged(where, `${shown} repeats key ${doc.key} of line ${lineOfKey.get(doc.key)}`);
+      // A key the index lacks would surface only at search time, as a hit nobody can resolve.
+      if (!index.has(doc.key)) throw damaged(where, `${shown} has key ${doc.key}, which ${VECTORS_FILE} does not hold`);
+      if (doc.key >= manifest.nextId) throw damaged(where, `${shown} has key ${doc.key} but ${MANIFEST_FILE} nextId is ${manifest.nextId}`);
+      lineOfId.set(doc.id, i + 1);
+      lineOfKey.set(doc.key, i + 1);
       c.#byId.set(doc.id, doc);
       c.#byKey.set(doc.key, doc);
     }
-    if (c.#byId.size !== index.count) {
-      throw new Error(`collection ${resolve(dir)}: ${DOCUMENTS_FILE} holds ${c.#byId.size} documents but the index holds ${index.count} vectors; the collection is damaged, rebuild it`);
+    // Every document's key is in the index and the keys are distinct, so the index holds a vector with no
+    // document exactly when it holds more vectors than there are documents.
+    if (index.count !== c.#byId.size) {
+      const orphan = index.searchSync(new Float32Array(index.dim), index.count).map((h) => h.id).filter((k) => !c.#byKey.has(k)).sort((a, b) => a - b)[0];
+      throw damaged(where, `${VECTORS_FILE} holds ${index.count} vectors but ${DOCUMENTS_FILE} ${c.#byId.size} documents; vector key ${orphan} has no document`);
     }
     c.#nextKey = manifest.nextId;
     return c;
@@ -244,24 +378,72 @@ export class Collection {
     });
   }
 
-  /** Writes the collection to `dir` (created if missing); each file is replaced atomically. */
+  /**
+   * Writes the collection to `dir` (created if missing), atomically as a whole: everything goes into a
+   * sibling `<dir>.tmp-<pid>-<hex>` and is fsynced, then the old directory is renamed aside, the new one
+   * into place, and the old one removed. A failure or crash at any point leaves the old collection or the
+   * new one, complete (load() puts the old one back if a crash fell between the two renames). An existing
+   * `dir` that holds anything but a collection's files is refused rather than replaced.
+   */
   async save(dir: string): Promise<void> {
-    await mkdir(dir, { recursive: true });
-    await this.#index.save(join(dir, VECTORS_FILE));
-    const docs = [...this.#byId.values()].map((d) => JSON.stringify(d)).join('\n');
-    await writeAtomic(join(dir, DOCUMENTS_FILE), docs.length > 0 ? docs + '\n' : '');
-    const spec = this.#encoder.spec;
-    const manifest: CollectionManifest = {
-      format: MANIFEST_FORMAT,
-      version: FORMAT_VERSION,
-      biEncoder: { name: spec.name, dim: this.#encoder.dim, dir: resolve(spec.dir), maxLength: spec.maxLength },
-      storage: this.#index.storage,
-      count: this.size,
-      nextId: this.#nextKey,
-      createdAt: new Date().toISOString(),
-    };
-    // The manifest goes last, so an interrupted first save leaves no directory that claims to be a collection.
-    await writeAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    const target = resolve(dir);
+    const parent = dirname(target);
+    await mkdir(parent, { recursive: true });
+    await recoverInterruptedSave(target);
+    if (existsSync(target)) {
+      if (!(await stat(target)).isDirectory()) throw new Error(`${target} is a file; pass a directory path for the collection`);
+      const foreign = (await readdir(target)).find((n) => !COLLECTION_FILES.has(n));
+      if (foreign !== undefined) {
+        throw new Error(`${target} holds ${foreign}, which is not part of a crossgate collection; saving replaces the whole directory, so pass a new or empty one`);
+      }
+    }
+    await removeStaleSiblings(target);
+
+    const suffix = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const tmp = `${target}.tmp-${suffix}`;
+    const old = `${target}.old-${suffix}`;
+    await mkdir(tmp);
+    try {
+      await this.#index.save(join(tmp, VECTORS_FILE)); // fsynced by the index
+      faultPoint('vectors');
+      const docs = [...this.#byId.values()].map(serialise).join('\n');
+      await writeDurable(join(tmp, DOCUMENTS_FILE), docs.length > 0 ? docs + '\n' : '');
+      faultPoint('documents');
+      const spec = this.#encoder.spec;
+      const manifest: CollectionManifest = {
+        format: MANIFEST_FORMAT,
+        version: FORMAT_VERSION,
+        biEncoder: { name: spec.name, dim: this.#encoder.dim, dir: resolve(spec.dir), maxLength: spec.maxLength },
+        storage: this.#index.storage,
+        count: this.size,
+        nextId: this.#nextKey,
+        createdAt: new Date().toISOString(),
+      };
+      await writeDurable(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+      faultPoint('manifest');
+      await syncDir(tmp);
+      faultPoint('synced');
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
+
+    let asideDone = false;
+    try {
+      if (existsSync(target)) {
+        await rename(target, old);
+        asideDone = true;
+        faultPoint('aside');
+      }
+      await rename(tmp, target);
+    } catch (e) {
+      if (asideDone && !existsSync(target)) await rename(old, target).catch(() => undefined);
+      await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+      throw e;
+    }
+    await syncDir(parent);
+    faultPoint('swapped');
+    if (asideDone) await rm(old, { recursive: true, force: true });
   }
 }
 
