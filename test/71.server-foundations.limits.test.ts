@@ -156,15 +156,17 @@ test('workers/threads left at their defaults follow the execution provider: cuda
 });
 
 test('a config where max_documents_per_request x max_input_tokens cannot fit max_queue_tokens starts with a warning naming the three limits', () => {
-  // The defaults: 1,000 x 512 = 512,000 tokens against a 262,144-token queue.
-  const d = parseServerConfig({ env: {} });
+  // The defaults fit: 1,000 x 512 = 512,000 tokens in a 524,288-token queue, so a plain start is quiet.
+  assert.deepEqual(parseServerConfig({ env: {} }).warnings, []);
+  assert.deepEqual(configWarnings(defaultConfig()), []);
+  const d = parseServerConfig({ env: {}, argv: ['--max-queue-tokens', '262144'] });
   assert.equal(d.warnings.length, 1);
   assert.match(d.warnings[0],
     /max_documents_per_request \(1,000\) x max_input_tokens \(512\) = 512,000 tokens is more than max_queue_tokens \(262,144\); .*413 batch_too_large .*raise --max-queue-tokens to 512,000 or lower --max-documents-per-request or --max-input-tokens/);
-  assert.deepEqual(configWarnings(defaultConfig()), d.warnings);
+  assert.deepEqual(configWarnings(d.config), d.warnings);
   // Any one of the three fixes it; exactly full is no warning.
   assert.deepEqual(parseServerConfig({ env: {}, argv: ['--max-queue-tokens', '512000'] }).warnings, []);
-  assert.deepEqual(parseServerConfig({ env: { CROSSGATE_MAX_DOCUMENTS_PER_REQUEST: '512' } }).warnings, []);
-  assert.deepEqual(parseServerConfig({ env: {}, argv: ['--max-input-tokens', '256', '--max-documents-per-request', '1024'] }).warnings, []);
+  assert.deepEqual(parseServerConfig({ env: { CROSSGATE_MAX_DOCUMENTS_PER_REQUEST: '512' }, argv: ['--max-queue-tokens', '262144'] }).warnings, []);
+  assert.deepEqual(parseServerConfig({ env: {}, argv: ['--max-queue-tokens', '262144', '--max-input-tokens', '256', '--max-documents-per-request', '1024'] }).warnings, []);
   assert.equal(parseServerConfig({ env: {}, argv: ['--max-queue-tokens', '511999'] }).warnings.length, 1);
 });

@@ -150,8 +150,8 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   field({ key: 'maxConcurrentRequests', name: 'max_concurrent_requests', group: 'scheduler', unit: 'count', default: 512, accepts: 'an integer 1..1000000',
     reason: 'Requests in flight over HTTP and WS together; beyond it new requests get 429 with Retry-After instead of queueing without bound.',
     parse: int(1, 1_000_000) }),
-  field({ key: 'maxQueueTokens', name: 'max_queue_tokens', group: 'scheduler', unit: 'tokens', default: 262_144, accepts: 'an integer 1024..1000000000',
-    reason: 'Tokens waiting for inference per model. Bounds queueing latency and memory; a request that would overflow it gets 429 (queue_full), and one bigger than the whole queue gets 413 (batch_too_large).',
+  field({ key: 'maxQueueTokens', name: 'max_queue_tokens', group: 'scheduler', unit: 'tokens', default: 524_288, accepts: 'an integer 1024..1000000000',
+    reason: 'Tokens waiting for inference per model. Bounds queueing latency and memory; a request that would overflow it gets 429 (queue_full), and one bigger than the whole queue gets 413 (batch_too_large). The default holds one request at the other defaults (1,000 documents x 512 tokens).',
     parse: int(1024, 1_000_000_000) }),
   field({ key: 'requestTimeoutMs', name: 'request_timeout_ms', group: 'scheduler', unit: 'ms', default: 30_000, accepts: 'a duration 1ms..1h (e.g. 30s, 500ms)',
     reason: 'A request not finished by then fails with 504 and its queued work is dropped, so a stuck client cannot hold capacity forever.',
@@ -270,11 +270,10 @@ export function parseServerConfig(opts: { argv?: readonly string[]; env?: NodeJS
 }
 
 /**
- * Combinations that are allowed but mean some requests within the per-request limits still fail. With the
- * defaults, max_documents_per_request x max_input_tokens (1,000 x 512) is more than max_queue_tokens
- * (262,144): a request of many long documents can never be queued and gets 413 batch_too_large. The
- * defaults stay as they are (the queue bound is what keeps queueing latency and memory in check), so the
- * operator is told at start-up instead.
+ * Combinations that are allowed but mean some requests within the per-request limits still fail: when
+ * max_documents_per_request x max_input_tokens is more than max_queue_tokens, a request of many long
+ * documents can never be queued and gets 413 batch_too_large. The defaults (1,000 x 512 <= 524,288) fit;
+ * an operator who lowers the queue bound is told at start-up instead of being refused.
  */
 export function configWarnings(c: ServerConfig): string[] {
   const out: string[] = [];
