@@ -20,11 +20,10 @@
 //   instead of a full-budget one.
 // - Cancellation removes a request's pending rows before they reach a worker; rows already running
 //   finish and their results are dropped. A failed batch rejects only the requests it carried.
-import type { EncodeOptions, RaggedEncoding } from '../tokenize/index.js';
+import { padRows, type EncodeOptions, type RaggedEncoding } from '../tokenize/index.js';
 import { planCuts, type BatchStats } from './batcher.js';
 import { InferenceBackendError, InferenceClosedError, QueueFullError, RequestCancelledError } from './errors.js';
 import type { RunInput, RunOutput } from './pool.js';
-import { endianness } from 'node:os';
 
 /** What a finished micro-batch contributes to one request. */
 export interface PartialResult {
@@ -126,47 +125,9 @@ interface Request {
 
 interface Entry { req: Request; row: number; len: number }
 
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 /** Pads rows from several requests' encodings into one [rows, seqLen] batch. */
 function padEntries(entries: Entry[], seqLen: number, padId: number): RunInput {
-  const batchSize = entries.length;
-  const total = batchSize * seqLen;
-  const inputIds = new BigInt64Array(total);
-  const attentionMask = new BigInt64Array(total);
-  const tokenTypeIds = new BigInt64Array(total);
-  if (LITTLE_ENDIAN) {
-    // Ids are non-negative int32: the low word of each int64 carries the value.
-    const ids32 = new Int32Array(inputIds.buffer);
-    const mask32 = new Int32Array(attentionMask.buffer);
-    const types32 = new Int32Array(tokenTypeIds.buffer);
-    if (padId !== 0) for (let k = 0; k < total; k++) ids32[2 * k] = padId;
-    for (let b = 0; b < batchSize; b++) {
-      const { req, row, len } = entries[b];
-      const start = req.enc.offsets[row];
-      const ids = req.enc.ids;
-      const types = req.enc.typeIds;
-      let o = 2 * b * seqLen;
-      for (let j = 0; j < len; j++, o += 2) {
-        ids32[o] = ids[start + j];
-        mask32[o] = 1;
-        types32[o] = types[start + j];
-      }
-    }
-  } else {
-    if (padId !== 0) inputIds.fill(BigInt(padId));
-    for (let b = 0; b < batchSize; b++) {
-      const { req, row, len } = entries[b];
-      const start = req.enc.offsets[row];
-      for (let j = 0; j < len; j++) {
-        const o = b * seqLen + j;
-        inputIds[o] = BigInt(req.enc.ids[start + j]);
-        attentionMask[o] = 1n;
-        tokenTypeIds[o] = BigInt(req.enc.typeIds[start + j]);
-      }
-    }
-  }
-  return { batchSize, seqLen, inputIds, attentionMask, tokenTypeIds };
+  return { batchSize: entries.length, seqLen, ...padRows(entries.map((e) => ({ enc: e.req.enc, row: e.row })), seqLen, padId) };
 }
 
 /**

@@ -26,25 +26,26 @@ export interface EncodedBatch {
 // int64 tensors can be written through an Int32Array view instead of one BigInt per token.
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** Pads enc's items `rows` (indices into enc, any order, repeats allowed) to the longest of them. */
-export function padBatch(enc: RaggedEncoding, rows: ArrayLike<number>, padId: number): EncodedBatch {
-  if (!Number.isInteger(padId) || padId < 0 || padId > 0x7fffffff) {
-    throw new RangeError(`'padId' must be a token id (an integer in [0, 2^31)), got ${padId}`);
-  }
-  const batchSize = rows.length;
-  const lengths = new Int32Array(batchSize);
-  const truncated = new Uint8Array(batchSize);
-  let seqLen = 0;
-  for (let b = 0; b < batchSize; b++) {
-    const r = rows[b];
-    if (!Number.isInteger(r) || r < 0 || r >= enc.count) {
-      throw new RangeError(`rows[${b}] is ${r}; the encoding holds ${enc.count} items (valid rows are 0..${enc.count - 1})`);
-    }
-    const len = enc.offsets[r + 1] - enc.offsets[r];
-    lengths[b] = len;
-    truncated[b] = enc.truncated[r];
-    if (len > seqLen) seqLen = len;
-  }
+/** One row to pad: item `row` of the ragged encoding `enc`. */
+export interface RowRef {
+  enc: RaggedEncoding;
+  row: number;
+}
+
+/** The three int64 input tensors of a padded batch, row-major [rows, seqLen]. */
+export interface PaddedTensors {
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  tokenTypeIds: BigInt64Array;
+}
+
+/**
+ * Writes `refs` (rows of one or several encodings, e.g. several requests sharing a micro-batch) into
+ * padded [refs.length, seqLen] tensors. Every row must be at most seqLen tokens; padding is padId with
+ * attention 0 and token type 0.
+ */
+export function padRows(refs: ArrayLike<RowRef>, seqLen: number, padId: number): PaddedTensors {
+  const batchSize = refs.length;
   const total = batchSize * seqLen;
   const inputIds = new BigInt64Array(total);
   const attentionMask = new BigInt64Array(total);
@@ -55,8 +56,9 @@ export function padBatch(enc: RaggedEncoding, rows: ArrayLike<number>, padId: nu
     const types32 = new Int32Array(tokenTypeIds.buffer);
     if (padId !== 0) for (let k = 0; k < total; k++) ids32[2 * k] = padId;
     for (let b = 0; b < batchSize; b++) {
-      const start = enc.offsets[rows[b]];
-      const len = lengths[b];
+      const { enc, row } = refs[b];
+      const start = enc.offsets[row];
+      const len = enc.offsets[row + 1] - start;
       let o = 2 * b * seqLen;
       for (let j = 0; j < len; j++, o += 2) {
         ids32[o] = enc.ids[start + j];
@@ -67,8 +69,9 @@ export function padBatch(enc: RaggedEncoding, rows: ArrayLike<number>, padId: nu
   } else {
     if (padId !== 0) inputIds.fill(BigInt(padId));
     for (let b = 0; b < batchSize; b++) {
-      const start = enc.offsets[rows[b]];
-      const len = lengths[b];
+      const { enc, row } = refs[b];
+      const start = enc.offsets[row];
+      const len = enc.offsets[row + 1] - start;
       for (let j = 0; j < len; j++) {
         const o = b * seqLen + j;
         inputIds[o] = BigInt(enc.ids[start + j]);
@@ -77,5 +80,29 @@ export function padBatch(enc: RaggedEncoding, rows: ArrayLike<number>, padId: nu
       }
     }
   }
-  return { batchSize, seqLen, inputIds, attentionMask, tokenTypeIds, lengths, truncated };
+  return { inputIds, attentionMask, tokenTypeIds };
+}
+
+/** Pads enc's items `rows` (indices into enc, any order, repeats allowed) to the longest of them. */
+export function padBatch(enc: RaggedEncoding, rows: ArrayLike<number>, padId: number): EncodedBatch {
+  if (!Number.isInteger(padId) || padId < 0 || padId > 0x7fffffff) {
+    throw new RangeError(`'padId' must be a token id (an integer in [0, 2^31)), got ${padId}`);
+  }
+  const batchSize = rows.length;
+  const lengths = new Int32Array(batchSize);
+  const truncated = new Uint8Array(batchSize);
+  const refs: RowRef[] = new Array(batchSize);
+  let seqLen = 0;
+  for (let b = 0; b < batchSize; b++) {
+    const r = rows[b];
+    if (!Number.isInteger(r) || r < 0 || r >= enc.count) {
+      throw new RangeError(`rows[${b}] is ${r}; the encoding holds ${enc.count} items (valid rows are 0..${enc.count - 1})`);
+    }
+    const len = enc.offsets[r + 1] - enc.offsets[r];
+    lengths[b] = len;
+    truncated[b] = enc.truncated[r];
+    refs[b] = { enc, row: r };
+    if (len > seqLen) seqLen = len;
+  }
+  return { batchSize, seqLen, ...padRows(refs, seqLen, padId), lengths, truncated };
 }
