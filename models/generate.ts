@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../src/native.js';
 import { bertParamCount, buildBert } from './onnx/bert.js';
-import { encodeModel } from './onnx/graph.js';
-import { quantizeDynamic, type QuantizeReport } from './onnx/quantize.js';
+import { encodeModel } from '../src/models/onnx/graph.js';
+import { quantizeDynamic, type QuantizeReport } from '../src/models/onnx/quantize.js';
 import { PRESET_NAMES, presetSpec, type Preset, type PresetSpec } from './presets.js';
 import { buildVocab, CALIBRATION_PAIRS, encodePairForCalibration, specialTokensMapJson, tokenizerConfigJson, tokenizerJson, vocabTxt } from './vocab.js';
 

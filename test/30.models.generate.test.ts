@@ -10,8 +10,8 @@ import { join, relative } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { ensureGenerated, PRESETS } from '../models/generate.js';
 import { BertReference } from '../models/onnx/bert-reference.js';
-import { decodeModel, encodeModel } from '../models/onnx/graph.js';
-import { quantizeDynamic } from '../models/onnx/quantize.js';
+import { decodeModel, encodeModel } from '../src/models/onnx/graph.js';
+import { quantizeDynamic } from '../src/models/onnx/quantize.js';
 
 const require = createRequire(import.meta.url);
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -6,8 +6,8 @@ import { cpSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
-import { decodeModel, encodeModel, onnx, tensorFloats } from '../models/onnx/graph.js';
-import { quantizeOnnxFile } from '../models/onnx/quantize.js';
+import { decodeModel, encodeModel, onnx, tensorFloats } from '../src/models/onnx/graph.js';
+import { quantizeOnnxFile } from '../src/models/onnx/quantize.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { agreementWorkload, measureAgreement, runModels } from '../src/cli/models.js';
 import { pullModel } from '../src/models/hub/index.js';

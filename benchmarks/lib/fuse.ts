@@ -2,8 +2,8 @@
 // contrib ops ONNX Runtime's CPU provider has kernels for (com.microsoft MultiHeadAttention and
 // SkipLayerNormalization), which ORT's own level-2 fusions do not find in this export. It measures what
 // "emit fused ops in models/onnx/bert.ts" (or run ORT's transformer optimizer) would buy, fp32 and int8.
-import type { ModelProto, NodeProto } from '../../models/onnx/graph.js';
-import { makeNode } from '../../models/onnx/graph.js';
+import type { ModelProto, NodeProto } from '../../src/models/onnx/graph.js';
+import { makeNode } from '../../src/models/onnx/graph.js';
 
 export interface FuseReport { attention: number; skipLayerNorm: number }
 

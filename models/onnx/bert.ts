@@ -1,6 +1,6 @@
 // The BERT graph as torch.onnx / Optimum export it (opset 17): embeddings, post-LN encoder layers with
 // erf-GELU, and either a pooler + classifier head (cross-encoder) or last_hidden_state (bi-encoder).
-import { DataType, GraphBuilder, makeModel, type ModelProto } from './graph.js';
+import { DataType, GraphBuilder, makeModel, type ModelProto } from '../../src/models/onnx/graph.js';
 import { Rng } from '../random.js';
 import { BertReference } from './bert-reference.js';
 

@@ -5,7 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { COMMON_WORDS, DEMO_WORDS } from '../../models/words.js';
 import { Rng } from '../../models/random.js';
-import { quantizeOnnxFile, type QuantizeFileResult } from '../../models/onnx/quantize.js';
+import { quantizeOnnxFile, type QuantizeFileResult } from '../models/onnx/quantize.js';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import type { InferOptions } from '../infer/options.js';
