@@ -3,24 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planMicroBatches, paddingWaste, DEFAULT_BATCH_OVERHEAD_TOKENS, type BatchPlan } from '../src/infer/batcher.js';
 import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS } from '../src/infer/options.js';
+import { Rng } from '../models/random.js';
 
-/** mulberry32 + Box-Muller: a seeded stream so the workload is the same on every run. */
-function rng(seed: number): { uniform: () => number; normal: () => number } {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
 
 /** Pair lengths of one rerank call: query 5-20 tokens, 100 passages of 30-400 tokens (lognormal, median ~110), + 3 specials. */
 function rerankCallLengths(seed: number, passages = 100): Int32Array {
-  const r = rng(seed);
-  const q = 5 + Math.floor(r.uniform() * 16);
+  const r = new Rng(seed);
+  const q = 5 + Math.floor(r.next() * 16);
   const out = new Int32Array(passages);
   for (let i = 0; i < passages; i++) {
     const p = Math.min(400, Math.max(30, Math.round(Math.exp(Math.log(110) + 0.7 * r.normal()))));

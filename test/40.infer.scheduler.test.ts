@@ -19,23 +19,13 @@ import { paddingWaste } from '../src/infer/batcher.js';
 import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS } from '../src/infer/options.js';
 import type { RunInput, RunOutput } from '../src/infer/pool.js';
 import { Tokenizer, type RaggedEncoding } from '../src/tokenize/index.js';
+import { Rng } from '../models/random.js';
 
 const WORDS = `${DEMO_WORDS} ${COMMON_WORDS}`.split(/\s+/).filter(Boolean);
-function rng(seed: number): { uniform: () => number; normal: () => number } {
-  let s = seed >>> 0;
-  const uniform = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
 /** Seeded word salad: `n` texts of lo..hi words. */
 function texts(seed: number, n: number, lo: number, hi: number): string[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => Array.from({ length: lo + Math.floor(r.uniform() * (hi - lo + 1)) }, () => WORDS[Math.floor(r.uniform() * WORDS.length)]).join(' '));
+  const r = new Rng(seed);
+  return Array.from({ length: n }, () => Array.from({ length: lo + Math.floor(r.next() * (hi - lo + 1)) }, () => WORDS[Math.floor(r.next() * WORDS.length)]).join(' '));
 }
 
 const root = mkdtempSync(join(tmpdir(), 'crossgate-infer-scheduler-'));
@@ -404,8 +394,8 @@ test('a lone call\'s padding waste stays under 5% on the rerank workload (querie
       const total = { batches: 0, realTokens: 0, paddedTokens: 0 };
       const calls = 100;
       for (let c = 0; c < calls; c++) {
-        const r = rng(1000 + c);
-        const q = 5 + Math.floor(r.uniform() * 16);
+        const r = new Rng(1000 + c);
+        const q = 5 + Math.floor(r.next() * 16);
         const lengths = Array.from({ length: 100 }, () => q + 3 + Math.min(400, Math.max(30, Math.round(Math.exp(Math.log(110) + 0.7 * r.normal())))));
         const out = await s.submit(encoding(c, lengths), listen ? { onRows: () => undefined } : {});
         lengths.forEach((len, i) => assert.equal(out.data[i], expected(c, i, len)));

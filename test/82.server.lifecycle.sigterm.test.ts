@@ -4,49 +4,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
+import { KeepAlive } from './82.server.keep-alive.js';
 import { ensureGenerated } from '../models/generate.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QUERY = 'how do I reset my password';
 
-class KeepAlive {
-  private buf = Buffer.alloc(0);
-  private wake: (() => void) | null = null;
-  closed = false;
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake?.(); });
-    socket.on('close', () => { this.closed = true; this.wake?.(); });
-    socket.on('error', () => undefined);
-  }
-  static open(port: number): Promise<KeepAlive> {
-    return new Promise((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => resolve(new KeepAlive(s)));
-      s.once('error', reject);
-    });
-  }
-  async get(path: string): Promise<{ status: number; body: string }> {
-    this.socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
-    for (;;) {
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end >= 0) {
-        const head = this.buf.subarray(0, end).toString();
-        const len = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-        if (this.buf.length >= end + 4 + len) {
-          const body = this.buf.subarray(end + 4, end + 4 + len).toString();
-          this.buf = this.buf.subarray(end + 4 + len);
-          return { status: Number(head.split(' ')[1]), body };
-        }
-      }
-      if (this.closed) throw new Error('connection closed before a full response');
-      await new Promise<void>((r) => { this.wake = r; });
-      this.wake = null;
-    }
-  }
-  close(): void { this.socket.destroy(); }
-}
 
 describe('crossgate serve: SIGTERM under load', () => {
   it('drains in order and exits 0', async () => {
