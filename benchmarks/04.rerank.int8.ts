@@ -18,19 +18,52 @@ import { interleave, median, ratios, timeMs, type Contender } from './lib/stats.
 import { RawPool } from './lib/ort-raw-pool.js';
 import { defaultThreads, defaultWorkers } from '../src/infer/options.js';
 import { figure, ratio, standalone, type Trial } from './lib/trial.js';
-import { fixedShapePairs, FIXED_BATCHES, FIXED_SEQ_LENS, ragWorkload } from './lib/workload.js';
+import { fixedShapePairs, FIXED_BATCHES, FIXED_SEQ_LENS, ragWorkload, rng } from './lib/workload.js';
+
+/** Per query: |top-k(a) ∩ top-k(b)| / k (ties broken by index). */
+export function topKPerQuery(a: Float32Array[], b: Float32Array[], k = 10): number[] {
+  const top = (x: Float32Array): Set<number> => new Set(Array.from(x.keys()).sort((i, j) => x[j] - x[i] || i - j).slice(0, k));
+  return a.map((aq, q) => {
+    const ta = top(aq);
+    let hit = 0;
+    for (const i of top(b[q])) if (ta.has(i)) hit++;
+    return hit / Math.min(k, aq.length);
+  });
+}
 
 /** Mean over queries of |top-k(a) ∩ top-k(b)| / k. */
 export function topKAgreement(a: Float32Array[], b: Float32Array[], k = 10): number {
-  let sum = 0;
-  for (let q = 0; q < a.length; q++) {
-    const top = (x: Float32Array): Set<number> => new Set(Array.from(x.keys()).sort((i, j) => x[j] - x[i] || i - j).slice(0, k));
-    const ta = top(a[q]);
-    let hit = 0;
-    for (const i of top(b[q])) if (ta.has(i)) hit++;
-    sum += hit / Math.min(k, a[q].length);
+  const per = topKPerQuery(a, b, k);
+  return per.reduce((s, x) => s + x, 0) / per.length;
+}
+
+/** Spearman rank correlation of two score vectors (no ties expected in float scores). */
+export function spearman(a: Float32Array, b: Float32Array): number {
+  const ranks = (x: Float32Array): Float64Array => {
+    const r = new Float64Array(x.length);
+    Array.from(x.keys()).sort((i, j) => x[j] - x[i] || i - j).forEach((v, k) => { r[v] = k; });
+    return r;
+  };
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const n = a.length;
+  let d2 = 0;
+  for (let i = 0; i < n; i++) d2 += (ra[i] - rb[i]) ** 2;
+  return n < 2 ? 1 : 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+/** Percentile bootstrap of the mean (seeded): the 95% interval a resample of the queries would give. */
+export function bootstrapMean(xs: number[], resamples = 4000, seed = 4040): { mean: number; lo: number; hi: number } {
+  const next = rng(seed);
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const means = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) {
+    let sum = 0;
+    for (let i = 0; i < xs.length; i++) sum += xs[Math.floor(next() * xs.length)];
+    means[r] = sum / xs.length;
   }
-  return sum / a.length;
+  means.sort();
+  return { mean, lo: means[Math.floor(0.025 * resamples)], hi: means[Math.ceil(0.975 * resamples) - 1] };
 }
 
 interface Variant { name: string; path: string; config?: Record<string, string>; note: string; /** Several single-threaded sessions in worker threads instead of one session. */ pool?: number }
@@ -44,7 +77,9 @@ export const trial: Trial = {
     const model = await crossModel();
     const rounds = quick ? 3 : 5;
     const nq = quick ? 1 : 6;
-    const agreeQueries = quick ? 4 : 6;
+    // Agreement is a mean over queries of a 0.1-step score, so it needs many queries to pin down: with 6
+    // (the first full run) one query's swap moves it by 0.017. Scored untimed beyond the timed ones.
+    const agreeQueries = quick ? 10 : 50;
     const work = ragWorkload(nq, { seed: 404 });
     const pairs = nq * 100;
     const notes: string[] = [];
@@ -86,7 +121,12 @@ export const trial: Trial = {
     } finally {
       await Promise.all([fp32.close(), int8.close(), fp32s?.close(), int8s?.close()]);
     }
-    const agreement = topKAgreement(scores.fp32, scores.int8, 10);
+    const perQuery = topKPerQuery(scores.fp32, scores.int8, 10);
+    const agreement = bootstrapMean(perQuery);
+    const rho = scores.fp32.reduce((sum, f, q) => sum + spearman(f, scores.int8[q]), 0) / scores.fp32.length;
+    notes.push(`top-10 agreement per query (${perQuery.length} queries of workload (a), 100 candidates each): mean ${agreement.mean.toFixed(3)}, 95% bootstrap interval ${agreement.lo.toFixed(3)}..${agreement.hi.toFixed(3)}; ` +
+      `${perQuery.filter((x) => x === 1).length} queries agree fully, the worst ${Math.min(...perQuery).toFixed(1)}. The clone's random weights give scores whose neighbours around rank 10 sit a few hundredths of a logit apart, ` +
+      `so int8's rounding swaps them; the Spearman correlation of the whole 100-candidate order is ${rho.toFixed(4)} (mean over the queries).`);
 
     // ---- Variants on raw sessions over the same micro-batches the library would run.
     const tok = Tokenizer.fromFile(join(model.dir, 'tokenizer.json'));
@@ -97,7 +137,7 @@ export const trial: Trial = {
     // --quick runs the variants over the first 50 candidates of the query (same length distribution).
     const q0 = { query: work.queries[0].query, passages: work.queries[0].passages.slice(0, quick ? 50 : 100) };
     const enc = tok.encodeRaggedSync(new Array<string>(q0.passages.length).fill(q0.query), q0.passages);
-    const batches = plannedBatches(enc, tok.padId);
+    const batches = plannedBatches(enc, tok.padId, ep);
     const dir = join(tmpdir(), `crossgate-bench-variants-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     try {
@@ -241,7 +281,8 @@ export const trial: Trial = {
     ];
     const out = [
       ratio(`int8 / fp32 throughput (library default ${layout})`, ratios(res.int8, res.fp32), { name: 'int8 >= 2.5x fp32', op: '>=', value: 2.5 }),
-      ratio(`top-10 agreement int8 vs fp32 (${scores.fp32.length} queries x 100)`, [agreement], { name: 'agreement >= 0.9', op: '>=', value: 0.9 }),
+      // The median cell is the mean over queries; min..max is its 95% bootstrap interval.
+      ratio(`top-10 agreement int8 vs fp32 (mean of ${perQuery.length} queries x 100; min..max = 95% bootstrap interval)`, [agreement.lo, agreement.mean, agreement.hi], { name: 'agreement >= 0.9', op: '>=', value: 0.9 }),
       ratio(`int8 / fp32 pairs per CPU-second (library default ${layout}; barely moved by other processes' load)`, ratios(cpuRate.int8, cpuRate.fp32)),
     ];
     if (res.fp32s) {

@@ -1,8 +1,8 @@
 // Token-budget micro-batch planning: coverage, limits, and padding waste on a realistic rerank load.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planMicroBatches, paddingWaste, DEFAULT_BATCH_OVERHEAD_TOKENS, type BatchPlan } from '../src/infer/batcher.js';
-import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS } from '../src/infer/options.js';
+import { planMicroBatches, paddingWaste, rowCost, DEFAULT_BATCH_OVERHEAD_TOKENS, type BatchPlan } from '../src/infer/batcher.js';
+import { DEFAULT_ATTENTION_COST_LENGTH, DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS, resolveInferOptions } from '../src/infer/options.js';
 import { Rng } from '../models/random.js';
 
 
@@ -101,4 +101,23 @@ test('padding waste on a realistic rerank workload stays under 5% with default l
   // Zero waste is trivial with one row per batch; the planner must still batch.
   assert.ok(perCall <= 20, `${perCall} batches per 100-passage call is too fragmented`);
   assert.ok(naiveWaste > 4 * waste, 'sorting and planning should cut padding well below the naive batcher');
+});
+
+test('with an attention cost, long rows get smaller batches: the budget bounds L + L^2/costLength per row', () => {
+  assert.equal(rowCost(256, 256), 512);
+  assert.equal(rowCost(128, 256), 192);
+  assert.equal(rowCost(300, Infinity), 300);
+  const lengths = Int32Array.from([...new Array<number>(8).fill(400), ...new Array<number>(16).fill(64)]);
+  const tokensOnly = planMicroBatches(lengths, { maxBatchTokens: 2048, maxBatchRows: 256 });
+  const costed = planMicroBatches(lengths, { maxBatchTokens: 2048, maxBatchRows: 256, attentionCostLength: 256 });
+  checkPlan(lengths, costed, 2048, 256);
+  const rowsOf400 = (p: BatchPlan): number => Math.max(...p.batches.filter((b) => b.seqLen === 400).map((b) => b.rows.length));
+  assert.equal(rowsOf400(tokensOnly), 5, 'tokens only: floor(2048 / 400) rows of 400');
+  assert.equal(rowsOf400(costed), 1, 'costed: a 400-token row costs 1025, so two exceed 2048');
+  for (const b of costed.batches) if (b.rows.length > 1) assert.ok(b.rows.length * rowCost(b.seqLen, 256) <= 2048);
+  // The library's defaults: costed on CPU, tokens only on CUDA (unmeasured there).
+  assert.equal(resolveInferOptions({}).attentionCostLength, DEFAULT_ATTENTION_COST_LENGTH);
+  assert.equal(resolveInferOptions({ executionProvider: 'cuda' }).attentionCostLength, Infinity);
+  assert.equal(resolveInferOptions({ attentionCostLength: Infinity }).attentionCostLength, Infinity);
+  assert.throws(() => resolveInferOptions({ attentionCostLength: 0.5 }), /'attentionCostLength' is invalid: 0.5; expected a number >= 1, or Infinity to count tokens only/);
 });

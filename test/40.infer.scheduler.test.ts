@@ -429,8 +429,30 @@ test('at most `capacity` batches run at once, and a worker freeing up immediatel
   assert.equal(s.queuedTokens, 0);
 });
 
+test('a call\'s long rows go to different workers when rows are counted at their attention cost', async () => {
+  // Two 300-token rows and ten of 70: counted in tokens, half the call (650) holds both long rows, so
+  // one worker gets them together while the other finishes the short rows and idles. Counted at
+  // L + L^2/256, each long row is a worker's share on its own.
+  const lengths = [300, 300, ...new Array<number>(10).fill(70)];
+  const firstTwo = async (attentionCostLength: number): Promise<number[][]> => {
+    const runner = new ScriptedRunner();
+    const s = scheduler(runner, { capacity: 2, attentionCostLength });
+    const p = s.submit(encoding(3, lengths));
+    const batches = runner.ran.slice(0, 2).map((b) => new Array<number>(b.rows).fill(b.seqLen)); // each row padded to seqLen
+    runner.auto = true;
+    while (runner.held.length) await runner.release();
+    const out = await p;
+    lengths.forEach((len, i) => assert.equal(out.data[i], expected(3, i, len)));
+    return batches;
+  };
+  assert.deepEqual(await firstTwo(Infinity), [[300, 300], [70, 70, 70, 70, 70]], 'tokens only: both long rows in one batch');
+  assert.deepEqual(await firstTwo(256), [[300], [300]], 'attention cost: one long row per worker');
+  assert.throws(() => scheduler(new ScriptedRunner(), { attentionCostLength: 0 }), /'attentionCostLength' is 0; expected a number >= 1/);
+});
+
 test('bad scheduling options fail with errors that name the option', async () => {
   await assert.rejects(CrossEncoder.load(crossDir, { maxQueueTokens: 0 }), (e: Error) => e instanceof RangeError && /'maxQueueTokens' is invalid: 0/.test(e.message));
+  await assert.rejects(CrossEncoder.load(crossDir, { attentionCostLength: Number.NaN }), (e: Error) => e instanceof RangeError && /'attentionCostLength' is invalid: NaN; expected a number >= 1, or Infinity/.test(e.message));
   const ce = await CrossEncoder.load(crossDir, { workers: 1, threads: 1 });
   try {
     await assert.rejects(ce.score('q', ['p'], { signal: 'soon' as unknown as AbortSignal }), (e: Error) => e instanceof TypeError && /'signal' must be an AbortSignal/.test(e.message));

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { planMicroBatches } from '../../src/infer/batcher.js';
+import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS, defaultAttentionCostLength } from '../../src/infer/options.js';
 import { ortProviders, type BenchEp } from './ep.js';
 import { padBatch, type EncodedBatch, type RaggedEncoding } from '../../src/tokenize/pad.js';
 
@@ -29,11 +30,11 @@ export async function rawSession(path: string, o: RawSessionOptions): Promise<or
   return ort.InferenceSession.create(path, opts);
 }
 
-/** Length-sorted micro-batches under the library's default token budget, padded once up front. */
-export function plannedBatches(enc: RaggedEncoding, padId: number, maxBatchTokens = 8192): EncodedBatch[] {
+/** Length-sorted micro-batches under the library's default budget and cost model for `ep`, padded once up front. */
+export function plannedBatches(enc: RaggedEncoding, padId: number, ep: 'cpu' | 'cuda' = 'cpu'): EncodedBatch[] {
   const lengths = new Int32Array(enc.count);
   for (let i = 0; i < enc.count; i++) lengths[i] = enc.offsets[i + 1] - enc.offsets[i];
-  const plan = planMicroBatches(lengths, { maxBatchTokens, maxBatchRows: 256 });
+  const plan = planMicroBatches(lengths, { maxBatchTokens: DEFAULT_MAX_BATCH_TOKENS, maxBatchRows: DEFAULT_MAX_BATCH_ROWS, attentionCostLength: defaultAttentionCostLength(ep) });
   return plan.batches.map((b) => padBatch(enc, b.rows, padId));
 }
 

@@ -25,6 +25,9 @@ export interface PlanOptions {
    *  setup and ORT's fixed per-run work. Without it the optimum is one batch per distinct length;
    *  with it the planner only splits where the padding saved pays for the extra run. */
   batchOverheadTokens?: number;
+  /** Count a row of L tokens as L + L^2 / this (attention's square cost; InferOptions.attentionCostLength).
+   *  The budget then bounds cost, which is at least the padded tokens. Default Infinity: tokens only. */
+  attentionCostLength?: number;
 }
 
 /** The CPU default of InferOptions.batchOverheadTokens (see there for the measurement behind it). */
@@ -66,7 +69,7 @@ export function planMicroBatches(lengths: ArrayLike<number>, opts: PlanOptions):
   const sorted = new Float64Array(n);
   for (let i = 0; i < n; i++) sorted[i] = lengths[order[i]];
 
-  const take = planCuts(sorted, budget, rowCap, overhead);
+  const take = planCuts(sorted, budget, rowCap, overhead, opts.attentionCostLength ?? Infinity);
 
   const batches: MicroBatch[] = [];
   let realTokens = 0;
@@ -89,15 +92,16 @@ export function planMicroBatches(lengths: ArrayLike<number>, opts: PlanOptions):
 /**
  * The cut step of planMicroBatches, shared with the Scheduler: over lengths sorted longest first,
  * take[i] is the row count of the batch that starts at i in the cheapest plan of items i..n-1, where a
- * batch of k rows starting at length L costs k*L + overhead, with k*L <= budget (a lone longer row
- * still runs) and k <= rowCap. Walk i += take[i] from 0 to read the plan.
+ * batch of k rows starting at length L costs k*c(L) + overhead, with k*c(L) <= budget (a lone costlier
+ * row still runs) and k <= rowCap; c(L) = rowCost(L, costLength), which is L when costLength is
+ * Infinity. c grows with L, so contiguous runs stay optimal. Walk i += take[i] from 0 to read the plan.
  */
-export function planCuts(sorted: ArrayLike<number>, budget: number, rowCap: number, overhead: number): Int32Array {
+export function planCuts(sorted: ArrayLike<number>, budget: number, rowCap: number, overhead: number, costLength = Infinity): Int32Array {
   const n = sorted.length;
   const best = new Float64Array(n + 1); // best[i]: min cost of items i..n-1
   const take = new Int32Array(n);
   for (let i = n - 1; i >= 0; i--) {
-    const len = Math.max(1, sorted[i]);
+    const len = rowCost(Math.max(1, sorted[i]), costLength);
     const kMax = Math.min(rowCap, n - i, Math.max(1, Math.floor(budget / len)));
     let bestCost = Infinity;
     let bestK = 1;
@@ -109,6 +113,15 @@ export function planCuts(sorted: ArrayLike<number>, budget: number, rowCap: numb
     take[i] = bestK;
   }
   return take;
+}
+
+/**
+ * What one row of `len` tokens costs to run, in token units: len + len^2 / costLength. The square term
+ * is attention (scores and softmax over len x len per head), which outgrows the dense layers' linear
+ * cost past costLength tokens; Infinity counts tokens only.
+ */
+export function rowCost(len: number, costLength: number): number {
+  return costLength === Infinity ? len : len + (len * len) / costLength;
 }
 
 export function addStats(into: BatchStats, s: BatchStats): BatchStats {

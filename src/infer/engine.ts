@@ -39,6 +39,7 @@ export function schedulerFor(pool: WorkerPool, o: ResolvedInferOptions, padId: n
     maxQueueTokens: o.maxQueueTokens,
     padId,
     label,
+    attentionCostLength: o.attentionCostLength,
   });
 }
 

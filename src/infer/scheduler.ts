@@ -7,21 +7,23 @@
 //   batches are in flight, so a late arrival never waits behind batches already fixed in a queue.
 // - Length buckets. Pending rows sit in one FIFO per token length, so "the rows nearest in length" is
 //   a walk over a few hundred buckets, not a sort. A batch is a contiguous run of the length-sorted
-//   pending rows, cut by the planner's cost model (planCuts: padded tokens + a per-run overhead), so
+//   pending rows, cut by the planner's cost model (planCuts: padded cost + a per-run overhead), so
 //   one request alone gets the same low padding as planMicroBatches.
 // - Oldest first. Each batch holds the longest pending row of the oldest request that still has rows
 //   waiting (its "anchor"), so every batch moves that request forward and nobody starves; within a
 //   bucket, older requests' rows come first too.
-// - Balance. A batch takes at most its share of the pending tokens (queued / workers), so one request
+// - Balance. A batch takes at most its share of the pending cost (queued / workers), so one request
 //   spreads over every worker and the last batches are the small ones (longest-processing-time first);
-//   under load the share is simply maxBatchTokens.
+//   under load the share is simply maxBatchTokens. Cost is tokens plus attention's square term
+//   (rowCost, attentionCostLength): counted in tokens, a request's two longest rows made one batch
+//   that ran twice as long as everything else put together on the other worker.
 // - Early first partial. A request that listens for partials gets, while it is untouched and the oldest,
 //   a small first batch built around its shortest rows, so its first partial comes after a short run
 //   instead of a full-budget one.
 // - Cancellation removes a request's pending rows before they reach a worker; rows already running
 //   finish and their results are dropped. A failed batch rejects only the requests it carried.
 import { padRows, type EncodeOptions, type RaggedEncoding } from '../tokenize/index.js';
-import { planCuts, type BatchStats } from './batcher.js';
+import { planCuts, rowCost, type BatchStats } from './batcher.js';
 import { InferenceBackendError, InferenceClosedError, QueueFullError, RequestCancelledError } from './errors.js';
 import type { RunInput, RunOutput } from './pool.js';
 
@@ -68,6 +70,9 @@ export interface SchedulerOptions {
   padId: number;
   /** Names the model in error messages. */
   label?: string;
+  /** Token length past which a row's attention costs more than its dense layers (rowCost): the
+   *  planner and the per-worker share count cost in these units. Default Infinity: tokens only. */
+  attentionCostLength?: number;
 }
 
 export interface SubmitOptions {
@@ -136,11 +141,17 @@ function padEntries(entries: Entry[], seqLen: number, padId: number): RunInput {
  */
 class PendingRows {
   readonly #buckets: Entry[][] = [];
+  readonly #costLength: number;
   #rows = 0;
   #tokens = 0;
+  #cost = 0;
+
+  constructor(costLength: number) { this.#costLength = costLength; }
 
   get rows(): number { return this.#rows; }
   get tokens(): number { return this.#tokens; }
+  /** Sum of rowCost over the waiting rows. */
+  get cost(): number { return this.#cost; }
 
   add(req: Request): void {
     const { offsets } = req.enc;
@@ -148,6 +159,7 @@ class PendingRows {
       const len = offsets[i + 1] - offsets[i];
       while (this.#buckets.length <= len) this.#buckets.push([]);
       this.#buckets[len].push({ req, row: i, len });
+      this.#cost += rowCost(len, this.#costLength);
     }
     this.#rows += req.count;
     this.#tokens += req.tokens;
@@ -163,6 +175,7 @@ class PendingRows {
       this.#buckets[len] = b.filter((e) => e.req !== req);
       removed += n;
       this.#tokens -= n * len;
+      this.#cost -= n * rowCost(len, this.#costLength);
       req.pendingByLen[len] = 0;
     }
     this.#rows -= removed;
@@ -192,7 +205,7 @@ class PendingRows {
     const p = before.length;
     const lens = new Float64Array(win.length);
     for (let i = 0; i < win.length; i++) lens[i] = win[i].len;
-    const cuts = planCuts(lens, budget, rowCap, overhead);
+    const cuts = planCuts(lens, budget, rowCap, overhead, this.#costLength);
     let i = 0;
     while (i + cuts[i] <= p) i += cuts[i];
     const batch = win.slice(i, i + cuts[i]);
@@ -211,8 +224,10 @@ class PendingRows {
       e.req.pending--;
       e.req.pendingByLen[e.len]--;
       this.#tokens -= e.len;
+      this.#cost -= rowCost(e.len, this.#costLength);
     }
     this.#rows -= batch.length;
+    if (this.#rows === 0) this.#cost = 0; // no float drift left behind
     return batch;
   }
 }
@@ -223,7 +238,7 @@ export class Scheduler {
 
   readonly #runner: BatchRunner;
   readonly #o: SchedulerOptions;
-  readonly #rows = new PendingRows();
+  readonly #rows: PendingRows;
   /** Requests in arrival order; the head is the oldest that may still have rows waiting. */
   #order: Request[] = [];
   #head = 0;
@@ -236,8 +251,11 @@ export class Scheduler {
     for (const k of ['capacity', 'maxBatchTokens', 'maxBatchRows', 'maxQueueTokens'] as const) {
       if (!Number.isInteger(opts[k]) || opts[k] < 1) throw new RangeError(`Scheduler: '${k}' is ${opts[k]}; expected an integer >= 1`);
     }
+    const costLength = opts.attentionCostLength ?? Infinity;
+    if (!(costLength >= 1)) throw new RangeError(`Scheduler: 'attentionCostLength' is ${costLength}; expected a number >= 1 (Infinity counts tokens only)`);
     this.#runner = runner;
     this.#o = { ...opts };
+    this.#rows = new PendingRows(costLength);
   }
 
   get queuedRows(): number { return this.#rows.rows; }
@@ -342,7 +360,7 @@ export class Scheduler {
       } else {
         while (req.pendingByLen[req.maxPendingLen] === 0) req.maxPendingLen--;
         anchor = req.maxPendingLen;
-        budget = Math.max(MIN_SHARE_TOKENS, Math.ceil(this.#rows.tokens / this.#o.capacity));
+        budget = Math.max(MIN_SHARE_TOKENS, Math.ceil(this.#rows.cost / this.#o.capacity));
       }
       budget = Math.min(budget, this.#o.maxBatchTokens);
       const batch = this.#rows.take(anchor, budget, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
