@@ -25,7 +25,8 @@ export interface InferOptions {
    *  deployment that asked for a GPU should not run 50x slower without saying so. */
   cudaFallbackToCpu?: boolean;
   /** Token budget per micro-batch, counted in padded tokens (rows x longest row). Bounds the
-   *  activation memory of one `run()` (hidden states are rows x seqLen x hidden floats). Default 8192. */
+   *  activation memory of one `run()` (hidden states are rows x seqLen x hidden floats). Default 8192.
+   *  With attentionCostLength the budget bounds the rows' cost, which is never below their tokens. */
   maxBatchTokens?: number;
   /** Row cap per micro-batch: very short inputs would otherwise make huge batches whose per-row
    *  output buffers and latency grow without benefit. Default 256. */
@@ -41,7 +42,7 @@ export interface InferOptions {
    *  splits work across workers and sizes batches, so long rows get smaller batches and a request's
    *  long rows do not all land on one worker. Measured for MiniLM-L6 int8 on 1 CPU thread: 65 us per
    *  token at 64 tokens, 79-107 alone and 110-135 in batches at 256-512; fp32 grows less. With 256, the
-   *  slowest of 40 ten-passage requests ran 1.3x faster and 100-passage calls 8% faster (int8); fp32
+   *  slowest of 40 ten-passage requests ran 1.2-1.3x faster and 100-passage calls 8% faster (int8); fp32
    *  unchanged. Default 256 on CPU; Infinity (tokens only) for CUDA, where it is unmeasured. */
   attentionCostLength?: number;
   /** Run the quantized ONNX file (onnx/model_quantized.onnx) instead of fp32. Default false. */
