@@ -234,9 +234,9 @@ test('the caller\'s event loop keeps turning while a long run is pending', async
 });
 
 const poolUrl = new URL('../src/infer/pool.js', import.meta.url).href;
-function runChild(script: string): { status: number | null; signal: string | null; out: string; ms: number } {
+function runChild(script: string, flags: string[] = []): { status: number | null; signal: string | null; out: string; ms: number } {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
   return { status: r.status, signal: r.signal, out: `${r.stdout}${r.stderr}`, ms: Date.now() - t0 };
 }
 
@@ -274,3 +274,19 @@ test('a process that never calls close() still exits once its work is done', () 
   assert.match(r.out, /sum 9/);
 });
 
+
+test('a process started with V8 or per-process node flags (--max-old-space-size, --expose-gc, --title) still runs models', () => {
+  // Node refuses such flags in a worker's execArgv; they were inherited, and every load failed.
+  const script = `
+    import { WorkerPool } from ${JSON.stringify(poolUrl)};
+    const init = ${JSON.stringify(init(sumModel2))};
+    const pool = await WorkerPool.create(init, 2);
+    const o = await pool.run({ batchSize: 1, seqLen: 2, inputIds: BigInt64Array.from([4n, 5n]), attentionMask: BigInt64Array.from([1n, 1n]), tokenTypeIds: new BigInt64Array(2) });
+    await pool.close();
+    console.log('sum', o.data[0], typeof globalThis.gc);
+  `;
+  const r = runChild(script, ['--max-old-space-size=512', '--expose-gc', '--title=crossgate-test', '--enable-source-maps']);
+  assert.equal(r.signal, null, r.out);
+  assert.equal(r.status, 0, r.out);
+  assert.match(r.out, /sum 9 function/, 'the pool ran, and the main thread kept --expose-gc');
+});

@@ -1,7 +1,8 @@
 // Several raw ONNX Runtime sessions, one per worker thread, fed pre-padded batches by dynamic dispatch
 // (a worker that finishes takes the next batch, largest first): the raw ceiling for an N workers x T
 // threads layout, with no tokenizer, scheduler, or message of scores back to a caller in the timed part.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../src/infer/pool.js';
 import type { EncodedBatch } from '../../src/tokenize/pad.js';
 import type { BenchEp } from './ep.js';
 import type { RawWorkerIn, RawWorkerOut } from './ort-raw-worker.js';
@@ -21,7 +22,7 @@ export class RawPool {
   static async create(path: string, o: { sessions: number; threads: number; ep?: BenchEp; config?: Record<string, string> }): Promise<RawPool> {
     const slots: Slot[] = [];
     for (let i = 0; i < o.sessions; i++) {
-      const worker = new Worker(new URL('./ort-raw-worker.js', import.meta.url));
+      const worker = startWorker(new URL('./ort-raw-worker.js', import.meta.url), {}); // the library's flag filter
       const slot: Slot = { worker, wait: null, error: null };
       worker.on('message', (m: RawWorkerOut) => {
         if (m.type === 'error') slot.error = m.message;

@@ -18,7 +18,7 @@
 //   transferable buffers and no second copy of Node.
 // Workers are unref()'d while idle, so a process that forgets close() still exits; a worker with a
 // run in flight is ref()'d, so the event loop does not run dry (and exit) mid-run.
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
 import type { FromWorker, ReadyMessage, RunRequest, WorkerInit } from './protocol.js';
 
@@ -63,6 +63,32 @@ export function workerExecArgv(argv: readonly string[] = process.execArgv): stri
     out.push(a);
   }
   return out;
+}
+
+/** The execArgv every worker of this process starts with, once found (see startWorker). */
+let acceptedExecArgv: string[] | null = null;
+
+/**
+ * Starts a worker with the parent's node flags, minus those a worker refuses. Node rejects V8 and
+ * per-process flags in a worker's execArgv (`node --max-old-space-size=4096 app.js`, the usual way to
+ * run a server, made every model load fail with ERR_WORKER_INVALID_EXEC_ARGV); they keep applying to
+ * the main thread, so the worker starts without the ones Node names and the rest are kept.
+ */
+export function startWorker(url: URL, options: Omit<WorkerOptions, 'execArgv'>): Worker {
+  const argv = acceptedExecArgv ?? workerExecArgv();
+  try {
+    const w = new Worker(url, { ...options, execArgv: argv });
+    acceptedExecArgv = argv;
+    return w;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV' || acceptedExecArgv) throw e;
+    const named = new Set(((e as Error).message.split(': ')[1] ?? '').split(', ').map((f) => f.trim()));
+    const kept = argv.filter((a) => !named.has(a));
+    if (kept.length === argv.length) throw e;
+    const w = new Worker(url, { ...options, execArgv: kept });
+    acceptedExecArgv = kept;
+    return w;
+  }
 }
 
 /** Buffers to transfer: each distinct ArrayBuffer once; views over shared buffers are copied first. */
@@ -148,7 +174,7 @@ export class WorkerPool {
 
   #spawn(): Promise<ReadyMessage> {
     return new Promise<ReadyMessage>((resolve, reject) => {
-      const worker = new Worker(WORKER_URL, { workerData: this.#init, execArgv: workerExecArgv() });
+      const worker = startWorker(WORKER_URL, { workerData: this.#init });
       let lastError: Error | null = null;
       const slot: Slot = { worker, ready: false, job: null, jobId: 0, exited: new Promise((r) => worker.once('exit', () => r())) };
       this.#slots.push(slot);
