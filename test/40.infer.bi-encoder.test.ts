@@ -3,21 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureGenerated } from '../models/generate.js';
-import { COMMON_WORDS, DEMO_WORDS } from '../models/words.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { InferenceClosedError } from '../src/infer/errors.js';
+import { texts } from './40.infer.texts.js';
 
-const WORDS = `${DEMO_WORDS} ${COMMON_WORDS}`.split(/\s+/).filter(Boolean);
-function texts(seed: number, n: number, lo: number, hi: number): string[] {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: n }, () => Array.from({ length: lo + Math.floor(next() * (hi - lo + 1)) }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '));
-}
 function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0, aa = 0, bb = 0;
   for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }

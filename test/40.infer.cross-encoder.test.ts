@@ -11,23 +11,10 @@ import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { Tokenizer as HfTokenizer } from 'tokenizers';
 import { ensureGenerated } from '../models/generate.js';
-import { COMMON_WORDS, DEMO_WORDS } from '../models/words.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { InferenceBackendError, InferenceClosedError } from '../src/infer/errors.js';
+import { texts } from './40.infer.texts.js';
 
-const WORDS = `${DEMO_WORDS} ${COMMON_WORDS}`.split(/\s+/).filter(Boolean);
-
-/** Seeded word salad: `n` texts of lo..hi words. */
-function texts(seed: number, n: number, lo: number, hi: number): string[] {
-  let s = seed >>> 0;
-  const next = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return Array.from({ length: n }, () => Array.from({ length: lo + Math.floor(next() * (hi - lo + 1)) }, () => WORDS[Math.floor(next() * WORDS.length)]).join(' '));
-}
 
 /** Raw logits rows from ONNX Runtime on this thread, one pair at a time (no padding), ids from HF tokenizers. */
 async function referenceLogits(dir: string, query: string, passages: string[], maxLength: number, file = 'model.onnx'): Promise<number[][]> {

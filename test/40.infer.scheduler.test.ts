@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ensureGenerated } from '../models/generate.js';
-import { COMMON_WORDS, DEMO_WORDS } from '../models/words.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { InferenceBackendError, InferenceClosedError, QueueFullError, RequestCancelledError } from '../src/infer/errors.js';
@@ -20,13 +19,8 @@ import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS } from '../src/infer/o
 import type { RunInput, RunOutput } from '../src/infer/pool.js';
 import { Tokenizer, type RaggedEncoding } from '../src/tokenize/index.js';
 import { Rng } from '../models/random.js';
+import { texts } from './40.infer.texts.js';
 
-const WORDS = `${DEMO_WORDS} ${COMMON_WORDS}`.split(/\s+/).filter(Boolean);
-/** Seeded word salad: `n` texts of lo..hi words. */
-function texts(seed: number, n: number, lo: number, hi: number): string[] {
-  const r = new Rng(seed);
-  return Array.from({ length: n }, () => Array.from({ length: lo + Math.floor(r.next() * (hi - lo + 1)) }, () => WORDS[Math.floor(r.next() * WORDS.length)]).join(' '));
-}
 
 const root = mkdtempSync(join(tmpdir(), 'crossgate-infer-scheduler-'));
 let crossDir = '';

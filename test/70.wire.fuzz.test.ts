@@ -3,17 +3,12 @@ import assert from 'node:assert/strict';
 import {
   decodeBinary, decodeJson, encodeBinary, encodeJson, FILE_IDENTIFIER, WireError, type WireMessage,
 } from '../src/wire/codec.js';
+import { Rng } from '../models/random.js';
 
 /** mulberry32: a seeded generator, so any failure replays exactly. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 const f = Math.fround;
