@@ -27,6 +27,7 @@ export {
   type GateOutcome,
   type SearchOptions,
 } from './pipeline/precision.js';
+export type { ListRank, RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './pipeline/ports.js';
 export { buildPrompt, NO_RELEVANT_MESSAGE, type PromptPassage } from './pipeline/prompt.js';
 
 // The WebSocket wire codec, so a JS client can speak both encodings of /ws: `encodeFrame(msg, 'binary')`

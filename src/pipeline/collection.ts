@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VectorIndex, type VectorStorage } from '../index/vector-index.js';
 import type { BiEncoder } from '../infer/bi-encoder.js';
+import type { RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './ports.js';
 
 /** A document to index. `metadata` travels with it and comes back on every hit. */
 export interface CollectionDocument {
@@ -198,7 +199,9 @@ function damaged(dir: string, what: string): Error {
   return new Error(`collection ${dir} is damaged: ${what}; rebuild it (\`crossgate index build --force\`, or Collection.save() from the source documents)`);
 }
 
-export class Collection {
+export class Collection implements Retriever {
+  readonly name = 'collection';
+  readonly modes: readonly RetrievalMode[] = ['dense'];
   readonly #encoder: BiEncoder;
   readonly #index: VectorIndex;
   readonly #byId = new Map<string, StoredDocument>();
@@ -376,6 +379,14 @@ export class Collection {
       if (!d) throw new Error(`internal: index returned id ${h.id} that the collection does not hold`);
       return { ...publicDoc(d), score: h.score };
     });
+  }
+
+  /** The Retriever seam: dense retrieval (the only mode a collection has today). */
+  async retrieve(query: string, opts: RetrieveOptions): Promise<RetrievedCandidate[]> {
+    const mode = opts.mode ?? 'dense';
+    if (!this.modes.includes(mode)) throw new RangeError(`mode is "${mode}"; this collection supports ${this.modes.join(', ')}`);
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    return this.search(query, opts.k);
   }
 
   /**
