@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
 import { defaultConfig } from '../src/server/limits.js';
-import { normalizationOf } from '../src/server/service.js';
+import { normalizationOf } from '../src/tokenize/spans.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 import { buildTokenizerJson, CORPUS } from './fixtures/tokenize/corpus.js';

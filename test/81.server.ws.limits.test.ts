@@ -32,7 +32,7 @@ before(async () => {
   };
   server = await startServer(config, { rerankers: [{ name: 'tiny', dir: crossDir }], embedders: [] });
   url = `ws://127.0.0.1:${server.port}/ws`;
-  const sched = server.ctx.reranker(null).encoder.scheduler;
+  const sched = server.ctx.reranker(null).encoder.queue;
   const prev = sched.onBatch;
   sched.onBatch = (b) => { prev?.(b); rowsRun += b.rows; };
 });

@@ -72,7 +72,7 @@ before(async () => {
     rerankers: [{ name: 'tiny', dir: crossDir }], embedders: [{ name: 'tiny-bi', dir: biDir }], collection: join(root, 'coll'),
   }, { log: (line) => serverLog.push(line) });
   url = `ws://127.0.0.1:${server.port}/ws`;
-  const sched = server.ctx.reranker(null).encoder.scheduler;
+  const sched = server.ctx.reranker(null).encoder.queue;
   const prev = sched.onBatch;
   sched.onBatch = (b) => { prev?.(b); rowsRun += b.rows; };
   console.error = (...args: unknown[]) => { consoleErrors.push(args.map(String).join(' ')); origError(...args); };
@@ -356,8 +356,7 @@ test('a request that spans several batches streams: its first partial comes befo
   const encoder = server.ctx.reranker(null).encoder;
   const query = 'stream partial final';
   const ps = passages(1000, 500, 60);
-  const enc = encoder.tokenizer.encodeRaggedSync(new Array<string>(ps.length).fill(query), ps, { maxLength: server.ctx.config.maxInputTokens });
-  const tokens = enc.offsets[enc.count];
+  const tokens = encoder.countTokensSync(new Array<string>(ps.length).fill(query), ps, { maxLength: server.ctx.config.maxInputTokens }).reduce((a, b) => a + b, 0);
   assert.ok(tokens > 3 * server.ctx.config.maxBatchTokens, `${tokens} tokens must need several ${server.ctx.config.maxBatchTokens}-token batches`);
   for (const encoding of ['json', 'binary'] as const) {
     const id = `spread-${encoding}`;

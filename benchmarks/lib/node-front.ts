@@ -1,5 +1,5 @@
 // The peer of trial 8: the same rerank handler as crossgate's POST /rerank and /ws `rerank` (runRerank from
-// src/server/service.ts on the same ServerContext, so the same encoder, scheduler, validation and JSON
+// src/server/calls/ on the same ServerContext, so the same encoder, scheduler, validation and JSON
 // shaping) behind Node's own `http` server and the `ws` package. Only the front-end differs; this one keeps
 // admission and validation but skips crossgate's backpressure queue and metrics, so it is, if anything, the
 // lighter of the two.
@@ -8,24 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ServerContext } from '../../src/server/context.js';
 import { ApiError, toApiError, wsErrorMessage } from '../../src/server/errors.js';
-import {
-  parseJsonBody, precheckCount, REQUEST_SCHEMAS, runRerank, truncationSide, validateBody, type RerankResult, type TeiRerankBody,
-} from '../../src/server/service.js';
+import { runRerank } from '../../src/server/calls/rerank.js';
+import { teiRerankReply, truncationSide } from '../../src/server/routes/tei.js';
+import { TeiRerankRequest } from '../../src/server/schemas.js';
+import { parseJsonBody, precheckCount, validateBody } from '../../src/server/validate.js';
 import { decodeClientFrame, encodeJson, type ServerMessage } from '../../src/wire/codec.js';
 
 export interface NodeFront { port: number; close(): Promise<void> }
-
-/** POST /rerank's TEI shape, as crossgate's http.ts builds it: sorted by score, highest first. */
-function teiRows(body: TeiRerankBody, r: RerankResult): unknown[] {
-  const raw = body.raw_scores === true;
-  const rows = r.decision.candidates.map((c) => {
-    const row: { index: number; text?: string; score: number } = { index: c.index, score: raw ? c.logit : c.probability };
-    if (body.return_text === true) row.text = c.text;
-    return row;
-  });
-  rows.sort((a, b) => b.score - a.score || a.index - b.index);
-  return rows;
-}
 
 function sendJson(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers });
@@ -57,8 +46,8 @@ function onHttp(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): 
         ctx.checkServing();
         release = ctx.admit();
         const body = parseJsonBody(Buffer.concat(chunks));
-        precheckCount(ctx, body, 'texts');
-        const b = validateBody<TeiRerankBody>(body, REQUEST_SCHEMAS.teiRerank);
+        precheckCount(ctx.config, body, 'texts');
+        const b = validateBody(TeiRerankRequest, body);
         const r = await ctx.track(runRerank(ctx, {
           route: '/rerank', model: b.model, query: b.query, documents: b.texts, documentsField: 'texts',
           truncate: b.truncate, truncationDirection: truncationSide(b.truncation_direction), signal: ac.signal,
@@ -70,7 +59,7 @@ function onHttp(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): 
           'x-queue-time': String(Math.round(r.timings.queueMs)),
           'x-inference-time': String(Math.round(r.timings.inferenceMs)),
           'x-compute-tokens': String(r.tokens),
-        }, JSON.stringify(teiRows(b, r)));
+        }, JSON.stringify(teiRerankReply(b, r)));
       } catch (e) {
         if (res.destroyed) return;
         const err = toApiError(e, 'backend');

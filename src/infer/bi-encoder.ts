@@ -1,7 +1,7 @@
 // BiEncoder: sentence embeddings from an encoder ONNX model run in worker threads; pooling (mean over
 // the attention mask, CLS or max) and L2 normalisation happen in the worker, per the model's config.
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer } from '../tokenize/index.js';
+import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
 import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
@@ -18,6 +18,10 @@ export interface Embeddings {
 }
 
 export class BiEncoder {
+  readonly kind = 'bi-encoder' as const;
+  get pooling(): string { return this.spec.pooling; }
+  get normalizes(): boolean { return this.spec.normalize; }
+
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
   readonly dim: number;
@@ -48,6 +52,16 @@ export class BiEncoder {
     }, o.workers);
     return new BiEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
   }
+
+  // The model seam (Embedder in src/pipeline/ports.ts, checked structurally there: infer never imports upward).
+  get modelName(): string { return this.spec.name; }
+  get dir(): string { return this.spec.dir; }
+  get maxLength(): number { return this.spec.maxLength; }
+  get queue(): Scheduler { return this.scheduler; }
+  specialTokenCount(pair: boolean): number { return this.tokenizer.specialTokenCount(pair); }
+  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array> { return this.tokenizer.countTokens(texts, pairs, opts); }
+  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array { return this.tokenizer.countTokensSync(texts, pairs, opts); }
+  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> { return this.tokenizer.spans(texts, addSpecialTokens); }
 
   /** Queue counters now (rows and tokens waiting, batches running). */
   stats(): SchedulerStats { return this.scheduler.stats(); }

@@ -1,7 +1,7 @@
 // CrossEncoder: scores (query, passage) pairs with a sequence-classification ONNX model run in a pool
 // of worker threads, batched by token budget. Semantics follow sentence-transformers' CrossEncoder.
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer } from '../tokenize/index.js';
+import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
 import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
@@ -41,6 +41,10 @@ function toScores(data: Float32Array, cols: number, n: number, name: string): { 
 }
 
 export class CrossEncoder {
+  readonly kind = 'cross-encoder' as const;
+  get numLabels(): number { return this.spec.numLabels; }
+  get activation(): string { return this.spec.activation; }
+
   readonly spec: ModelSpec;
   readonly tokenizer: Tokenizer;
   /**
@@ -75,6 +79,16 @@ export class CrossEncoder {
     }, o.workers);
     return new CrossEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
   }
+
+  // The model seam (Reranker in src/pipeline/ports.ts, checked structurally there: infer never imports upward).
+  get modelName(): string { return this.spec.name; }
+  get dir(): string { return this.spec.dir; }
+  get maxLength(): number { return this.spec.maxLength; }
+  get queue(): Scheduler { return this.scheduler; }
+  specialTokenCount(pair: boolean): number { return this.tokenizer.specialTokenCount(pair); }
+  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array> { return this.tokenizer.countTokens(texts, pairs, opts); }
+  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array { return this.tokenizer.countTokensSync(texts, pairs, opts); }
+  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> { return this.tokenizer.spans(texts, addSpecialTokens); }
 
   /** Queue counters now (rows and tokens waiting, batches running). */
   stats(): SchedulerStats { return this.scheduler.stats(); }

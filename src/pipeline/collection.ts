@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VectorIndex, type VectorStorage } from '../index/vector-index.js';
-import type { BiEncoder } from '../infer/bi-encoder.js';
+import type { Embedder } from './ports.js';
 import type { RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './ports.js';
 
 /** A document to index. `metadata` travels with it and comes back on every hit. */
@@ -202,19 +202,19 @@ function damaged(dir: string, what: string): Error {
 export class Collection implements Retriever {
   readonly name = 'collection';
   readonly modes: readonly RetrievalMode[] = ['dense'];
-  readonly #encoder: BiEncoder;
+  readonly #encoder: Embedder;
   readonly #index: VectorIndex;
   readonly #byId = new Map<string, StoredDocument>();
   readonly #byKey = new Map<number, StoredDocument>();
   #nextKey = 0;
 
-  private constructor(encoder: BiEncoder, index: VectorIndex) {
+  private constructor(encoder: Embedder, index: VectorIndex) {
     this.#encoder = encoder;
     this.#index = index;
   }
 
   /** An empty collection whose vectors come from `encoder`. */
-  static create(encoder: BiEncoder, opts: CollectionOptions = {}): Collection {
+  static create(encoder: Embedder, opts: CollectionOptions = {}): Collection {
     return new Collection(encoder, new VectorIndex({ dim: encoder.dim, storage: opts.storage ?? 'f32' }));
   }
 
@@ -242,12 +242,12 @@ export class Collection implements Retriever {
    * Loads a collection saved by save(). `encoder` must produce vectors of the dimension the collection
    * was built with; a different model of the same dimension loads but its scores mean nothing.
    */
-  static async load(dir: string, encoder: BiEncoder): Promise<Collection> {
+  static async load(dir: string, encoder: Embedder): Promise<Collection> {
     const manifest = await Collection.readManifest(dir);
     if (manifest.biEncoder.dim !== encoder.dim) {
       throw new Error(
         `collection ${resolve(dir)} was built with bi-encoder "${manifest.biEncoder.name}" (dim ${manifest.biEncoder.dim}); ` +
-          `the loaded bi-encoder "${encoder.spec.name}" has dim ${encoder.dim}; load it with the same bi-encoder (${manifest.biEncoder.dir}) or rebuild the collection`,
+          `the loaded bi-encoder "${encoder.modelName}" has dim ${encoder.dim}; load it with the same bi-encoder (${manifest.biEncoder.dir}) or rebuild the collection`,
       );
     }
     const index = await VectorIndex.load(join(dir, VECTORS_FILE));
@@ -301,7 +301,7 @@ export class Collection implements Retriever {
     return this.#index.dim;
   }
 
-  get biEncoder(): BiEncoder {
+  get biEncoder(): Embedder {
     return this.#encoder;
   }
 
@@ -420,11 +420,11 @@ export class Collection implements Retriever {
       const docs = [...this.#byId.values()].map(serialise).join('\n');
       await writeDurable(join(tmp, DOCUMENTS_FILE), docs.length > 0 ? docs + '\n' : '');
       faultPoint('documents');
-      const spec = this.#encoder.spec;
+      const enc = this.#encoder;
       const manifest: CollectionManifest = {
         format: MANIFEST_FORMAT,
         version: FORMAT_VERSION,
-        biEncoder: { name: spec.name, dim: this.#encoder.dim, dir: resolve(spec.dir), maxLength: spec.maxLength },
+        biEncoder: { name: enc.modelName, dim: enc.dim, dir: resolve(enc.dir), maxLength: enc.maxLength },
         storage: this.#index.storage,
         count: this.size,
         nextId: this.#nextKey,

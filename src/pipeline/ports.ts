@@ -39,3 +39,68 @@ export interface Retriever {
   readonly modes: readonly RetrievalMode[];
   retrieve(query: string, opts: RetrieveOptions): Promise<RetrievedCandidate[]>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The model seams: what the server and the pipeline ask of a cross-encoder and a bi-encoder. The
+// concrete CrossEncoder and BiEncoder (src/infer) implement them; nothing above infer reaches into
+// their scheduler, spec or tokenizer.
+// ---------------------------------------------------------------------------------------------
+
+import type { CrossEncoderScores } from '../infer/cross-encoder.js';
+import type { Embeddings } from '../infer/bi-encoder.js';
+import type { BatchEvent, RequestTimings, ScheduleOptions } from '../infer/scheduler.js';
+import type { EncodeOptions, TokenSpan } from '../tokenize/tokenizer.js';
+
+/** Queue counters and a per-batch hook, for metrics. */
+export interface QueueObserver {
+  readonly queuedRows: number;
+  readonly queuedTokens: number;
+  onBatch: ((b: BatchEvent) => void) | undefined;
+}
+
+/** What every served model offers, whatever it computes. */
+export interface ModelPort {
+  /** The model's own name (config / folder). */
+  readonly modelName: string;
+  /** The folder that was loaded (a hub repo id shows as its cache snapshot). */
+  readonly dir: string;
+  /** Longest input (or pair) the model takes, in tokens. */
+  readonly maxLength: number;
+  readonly executionProviders: readonly string[];
+  readonly queue: QueueObserver;
+  /** Special tokens added to one text (pair=false) or one pair (pair=true). */
+  specialTokenCount(pair: boolean): number;
+  /** Tokens per text, or per (text, pairs[i]) pair, as encoded with `opts`; long inputs off the event loop. */
+  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array>;
+  /** countTokens, synchronously (small inputs only). */
+  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array;
+  /** Each text's tokens with their UTF-8 byte offsets (no truncation). */
+  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
+  close(): Promise<void>;
+}
+
+/** Scores (query, passage) pairs: a relevance logit and probability per passage. */
+export interface Reranker extends ModelPort {
+  readonly kind: 'cross-encoder';
+  readonly numLabels: number;
+  readonly activation: string;
+  score(query: string, passages: string[], opts?: ScheduleOptions): Promise<CrossEncoderScores & { timings: RequestTimings }>;
+}
+
+/** Turns texts into vectors. */
+export interface Embedder extends ModelPort {
+  readonly kind: 'bi-encoder';
+  readonly dim: number;
+  readonly pooling: string;
+  /** True when the model L2-normalises its vectors itself. */
+  readonly normalizes: boolean;
+  embed(texts: string[], opts?: ScheduleOptions): Promise<Float32Array[]>;
+  embedDetailed(texts: string[], opts?: ScheduleOptions): Promise<Embeddings & { timings: RequestTimings }>;
+}
+
+// The concrete encoders fit the seams (checked by the compiler; infer itself never imports upward).
+import type { CrossEncoder } from '../infer/cross-encoder.js';
+import type { BiEncoder } from '../infer/bi-encoder.js';
+type Fits<T extends U, U> = T;
+export type CrossEncoderIsAReranker = Fits<CrossEncoder, Reranker>;
+export type BiEncoderIsAnEmbedder = Fits<BiEncoder, Embedder>;

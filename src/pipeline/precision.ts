@@ -1,6 +1,7 @@
 // The precision gate: retrieve top-k by cosine, rerank them with a cross-encoder, keep those whose
 // probability clears a threshold, and return a GateDecision that says why each passage stayed or went.
-import type { CrossEncoder, CrossEncoderScores } from '../infer/cross-encoder.js';
+import type { CrossEncoderScores } from '../infer/cross-encoder.js';
+import type { Reranker } from './ports.js';
 import type { PartialResult, ScheduleOptions } from '../infer/scheduler.js';
 import type { EncodeOptions } from '../tokenize/tokenizer.js';
 import type { Collection, RetrievedDocument } from './collection.js';
@@ -110,7 +111,7 @@ const byProbability = (a: GateCandidate, b: GateCandidate): number => b.probabil
 
 /** Scores `items` with the cross-encoder and splits them at `threshold`. */
 async function scoreAndGate(
-  crossEncoder: CrossEncoder,
+  crossEncoder: Reranker,
   query: string,
   items: Unscored[],
   threshold: number,
@@ -151,7 +152,7 @@ async function scoreAndGate(
  * Reranks caller-supplied passages (no collection) and gates them. An empty list is a valid,
  * empty result (outcome no_relevant); a non-string item is an error naming its index.
  */
-export async function rerank(crossEncoder: CrossEncoder, query: string, passages: readonly string[], opts: GateOptions = {}): Promise<GateDecision> {
+export async function rerank(crossEncoder: Reranker, query: string, passages: readonly string[], opts: GateOptions = {}): Promise<GateDecision> {
   checkQuery(query);
   const texts = checkPassages(passages);
   const threshold = checkThreshold(opts.threshold ?? DEFAULT_THRESHOLD);
@@ -162,11 +163,11 @@ export async function rerank(crossEncoder: CrossEncoder, query: string, passages
 /** retrieve -> rerank -> gate over a Collection. */
 export class PrecisionPipeline {
   readonly collection: Collection;
-  readonly crossEncoder: CrossEncoder;
+  readonly crossEncoder: Reranker;
   readonly topK: number;
   readonly threshold: number;
 
-  constructor(opts: { collection: Collection; crossEncoder: CrossEncoder; topK?: number; threshold?: number }) {
+  constructor(opts: { collection: Collection; crossEncoder: Reranker; topK?: number; threshold?: number }) {
     this.collection = opts.collection;
     this.crossEncoder = opts.crossEncoder;
     this.topK = checkTopK(opts.topK ?? DEFAULT_TOP_K);

@@ -1,7 +1,6 @@
 // The shared state every HTTP route and the WebSocket protocol see: config, metrics, the served models,
 // the optional collection, the lifecycle phase, admission (max_concurrent_requests) and auth.
-import type { BiEncoder } from '../infer/bi-encoder.js';
-import type { CrossEncoder } from '../infer/cross-encoder.js';
+import type { Embedder, Reranker } from '../pipeline/ports.js';
 import type { Collection } from '../pipeline/collection.js';
 import type { PrecisionPipeline } from '../pipeline/precision.js';
 import type { ServerConfig } from './limits.js';
@@ -11,14 +10,14 @@ export interface ServedReranker {
   readonly name: string;
   readonly kind: 'cross-encoder';
   readonly dir: string;
-  readonly encoder: CrossEncoder;
+  readonly encoder: Reranker;
 }
 
 export interface ServedEmbedder {
   readonly name: string;
   readonly kind: 'bi-encoder';
   readonly dir: string;
-  readonly encoder: BiEncoder;
+  readonly encoder: Embedder;
 }
 
 export type ServedModel = ServedReranker | ServedEmbedder;

@@ -185,11 +185,11 @@ function batchObserver(metrics: ServerMetrics, model: string): (b: BatchEvent) =
 }
 
 function modelInfo(m: ServedReranker | ServedEmbedder): Record<string, unknown> {
-  const spec = m.encoder.spec;
-  // spec.dir is the folder that was loaded (a hub repo id shows as its cache snapshot).
-  const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: spec.dir, max_length: spec.maxLength };
-  if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: spec.numLabels, activation: spec.activation });
-  else Object.assign(base, { dim: m.encoder.dim, pooling: spec.pooling, normalize: spec.normalize });
+  const e = m.encoder;
+  // e.dir is the folder that was loaded (a hub repo id shows as its cache snapshot).
+  const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: e.dir, max_length: e.maxLength };
+  if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: m.encoder.numLabels, activation: m.encoder.activation });
+  else Object.assign(base, { dim: m.encoder.dim, pooling: m.encoder.pooling, normalize: m.encoder.normalizes });
   base.execution_providers = [...m.encoder.executionProviders];
   return base;
 }
@@ -271,10 +271,10 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
 
   // Metrics hooks go on after the warm-up so the histograms show client traffic only.
   for (const m of [...state.rerankers.values(), ...state.embedders.values()]) {
-    m.encoder.scheduler.onBatch = batchObserver(metrics, m.name);
+    m.encoder.queue.onBatch = batchObserver(metrics, m.name);
   }
   const served = (): [string, { queuedRows: number; queuedTokens: number }][] =>
-    [...state.rerankers.values(), ...state.embedders.values()].map((m) => [m.name, m.encoder.scheduler]);
+    [...state.rerankers.values(), ...state.embedders.values()].map((m) => [m.name, m.encoder.queue]);
   metrics.queueSize.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedRows); });
   metrics.queueTokens.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedTokens); });
   if (state.phase === 'warming') state.phase = 'ready';

@@ -9,8 +9,8 @@
 // bounded by the hard limit, whatever the client does.
 
 import type { ServerContext } from './context.js';
+import { runRerank, runSearch, type RerankResult } from './calls/rerank.js';
 import { ApiError, fmt, toApiError, WS_CLOSE, wsCloseCode, wsCloseReason, wsErrorMessage } from './errors.js';
-import { runRerank, runSearch, type RerankResult } from './service.js';
 import {
   COMPRESSION_DISABLED, readUpgradeHead, Reply, SEND_DROPPED, type TemplatedApp, type WebSocket,
 } from './uws.js';

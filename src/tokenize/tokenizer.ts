@@ -3,8 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { loadNative, type NativeRaggedEncoding, type NativeTokenizer, type NativeTokenizerConstructor } from '../native.js';
 import { padBatch, type EncodedBatch, type RaggedEncoding } from './pad.js';
+import { spansOf, vocabOf, type TokenSpan, type Vocab } from './spans.js';
 
 export type { EncodedBatch, RaggedEncoding } from './pad.js';
+export type { TokenSpan } from './spans.js';
 export type TruncationStrategy = 'longest_first' | 'only_second';
 export type TruncationSide = 'right' | 'left';
 
@@ -38,9 +40,13 @@ export class Tokenizer {
   readonly maxLength: number;
   /** padding.pad_id, else the id of [PAD], else 0. */
   readonly padId: number;
+  /** The tokenizer.json text, kept for the id -> token string table that spans() builds on first use. */
+  readonly #json: string;
+  #vocab: Vocab | null = null;
 
-  private constructor(native: NativeTokenizer, source: string) {
+  private constructor(native: NativeTokenizer, source: string, json: string) {
     this.#native = native;
+    this.#json = json;
     this.source = source;
     this.maxLength = native.maxLength;
     this.padId = native.padId;
@@ -60,7 +66,7 @@ export class Tokenizer {
   static fromJSON(json: string, source = 'tokenizer.json'): Tokenizer {
     if (typeof json !== 'string') throw new TypeError(`'json' must be the text of a tokenizer.json, got ${typeof json}`);
     const ctor = loadNative().NativeTokenizer as NativeTokenizerConstructor;
-    return new Tokenizer(new ctor(json, source), source);
+    return new Tokenizer(new ctor(json, source), source, json);
   }
 
   /** Special tokens the post-processor adds to a single text (pair=false) or a pair. */
@@ -97,6 +103,32 @@ export class Tokenizer {
     }
   }
 
+  /**
+   * Each text's tokens with their vocabulary strings and UTF-8 byte offsets, untruncated; without special
+   * tokens when `addSpecialTokens` is false. Long inputs are encoded off the event loop.
+   */
+  async spans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> {
+    this.#vocab ??= vocabOf(this.#json);
+    const vocab = this.#vocab;
+    const specials = this.specialTokenCount(false);
+    const enc = await this.encodeRagged(texts, null, { maxLength: Infinity });
+    return texts.map((text, item) => {
+      let ids = Array.from(enc.ids.subarray(enc.offsets[item], enc.offsets[item + 1]));
+      // The post-processor's tokens sit at the ends ([CLS] ... [SEP]); without them only the text's own remain.
+      if (!addSpecialTokens && specials > 0) ids = ids.slice(1, ids.length - (specials - 1));
+      return spansOf(vocab, text, ids);
+    });
+  }
+
+  /** Tokens per item (text, or text + pair) as encoded with `opts`. */
+  async countTokens(texts: TextInput[], pairs: TextInput[] | null, opts?: EncodeOptions): Promise<Int32Array> {
+    return lengthsOf(await this.encodeRagged(texts, pairs, opts));
+  }
+
+  countTokensSync(texts: TextInput[], pairs: TextInput[] | null, opts?: EncodeOptions): Int32Array {
+    return lengthsOf(this.encodeRaggedSync(texts, pairs, opts));
+  }
+
   /** Encodes and pads every item to the longest one. */
   async encodeBatch(texts: TextInput[], pairs?: TextInput[] | null, opts?: EncodeOptions): Promise<EncodedBatch> {
     const r = await this.encodeRagged(texts, pairs, opts);
@@ -130,6 +162,12 @@ export class Tokenizer {
     if (!SIDES.includes(side)) throw new TypeError(`'side' must be 'right' or 'left', got ${JSON.stringify(side)}`);
     return { maxLength, truncation, side };
   }
+}
+
+function lengthsOf(r: RaggedEncoding): Int32Array {
+  const out = new Int32Array(r.count);
+  for (let i = 0; i < r.count; i++) out[i] = r.offsets[i + 1] - r.offsets[i];
+  return out;
 }
 
 /** The core numbers items; callers know them as texts[i] (and pairs[i]). */

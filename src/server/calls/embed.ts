@@ -1,0 +1,66 @@
+// Embeddings as the server runs them: limits, deadline, the truncate=false length check, normalisation.
+import type { EncodeOptions } from '../../tokenize/tokenizer.js';
+import type { ServedEmbedder, ServerContext } from '../context.js';
+import { ApiError, fmt } from '../errors.js';
+import { checkDocumentCount } from '../validate.js';
+import { callError, checkLengths, deadline, raceSignal, recordTimings, timingsOf, tokenLimit, type RequestTimings } from './common.js';
+
+export interface EmbedCall {
+  route: string;
+  model?: string | null;
+  inputs: string[];
+  /** How the request names its list ('inputs' for TEI, 'input' for OpenAI). */
+  inputsField?: string;
+  truncate?: boolean | null;
+  truncationDirection?: 'left' | 'right';
+  /** L2-normalise each vector (TEI's default is true). */
+  normalize?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface EmbedResult { vectors: Float32Array[]; dim: number; model: string; tokens: number; timings: RequestTimings }
+
+export async function runEmbed(ctx: ServerContext, call: EmbedCall): Promise<EmbedResult> {
+  const field = call.inputsField ?? 'inputs';
+  const served: ServedEmbedder = ctx.embedder(call.model);
+  const inputs = call.inputs;
+  checkDocumentCount(ctx.config, field, inputs.length);
+  const lim = tokenLimit(ctx, served.name, served.encoder.maxLength);
+  const truncate = call.truncate ?? ctx.config.autoTruncate;
+  const encode: EncodeOptions = { maxLength: lim.max };
+  if (call.truncationDirection) encode.side = call.truncationDirection;
+
+  const d = deadline(ctx, call.signal, `embedding of ${fmt(inputs.length)} ${field}`);
+  const t0 = performance.now();
+  try {
+    if (!truncate) await raceSignal(checkLengths(served.encoder, inputs, null, field, lim), d.signal);
+    const out = await raceSignal(served.encoder.embedDetailed(inputs, { ...encode, signal: d.signal }), d.signal);
+    const timings = timingsOf(out, performance.now() - t0);
+    recordTimings(ctx, served.name, timings);
+    let vectors = out.vectors;
+    for (let i = 0; i < vectors.length; i++) {
+      for (let j = 0; j < vectors[i].length; j++) {
+        if (!Number.isFinite(vectors[i][j])) {
+          throw new ApiError('backend', `inference failed: model "${served.name}" returned a non-finite embedding for ${field}[${i}]; the server is still running; the model file may be broken`);
+        }
+      }
+    }
+    if (call.normalize !== false && !served.encoder.normalizes) vectors = vectors.map(l2normalize);
+    return { vectors, dim: out.dim, model: served.name, tokens: out.stats.realTokens, timings };
+  } catch (e) {
+    throw callError(e, d, call.signal, served.name, { field, count: inputs.length });
+  } finally {
+    d.dispose();
+  }
+}
+
+function l2normalize(v: Float32Array): Float32Array {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) n += v[i] * v[i];
+  if (n === 0) return v;
+  const inv = 1 / Math.sqrt(n);
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
+  return out;
+}
+

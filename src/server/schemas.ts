@@ -1,0 +1,211 @@
+// Every HTTP request and response shape, declared once with TypeBox: each declaration is at the same time
+// the TypeScript type (Static<>), the compiled validator (validate.ts) and the OpenAPI component (openapi.ts).
+// To add a route's shapes: add a request and a response declaration here, and name them in the route.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { DEFAULT_THRESHOLD, DEFAULT_TOP_K } from '../pipeline/precision.js';
+
+// ---------------------------------------------------------------------------------------------
+// Request pieces shared by several routes. Descriptions say where each field comes from.
+// ---------------------------------------------------------------------------------------------
+
+const Truncate = Type.Optional(Type.Union([Type.Boolean(), Type.Null()], {
+  title: 'true, false or null',
+  description: 'Cut over-long inputs to the token limit (min of max_input_tokens and the model max length). Default: the server\'s auto_truncate. false + too long = 422 input_too_long.',
+}));
+const TruncationDirection = Type.Optional(Type.Union([Type.Literal('left'), Type.Literal('right'), Type.Literal('Left'), Type.Literal('Right')], {
+  default: 'right',
+  description: 'Which end of an over-long input is cut (TEI).',
+}));
+const MODEL_DOC = 'Name of a served model (see GET /info); omitted or null = the first one served.';
+const Model = (what: string) => Type.Optional(Type.Union([Type.String(), Type.Null()], { title: 'a string or null', description: `${what}${MODEL_DOC}` }));
+const Inputs = Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })], { title: 'a string or a non-empty array of strings' });
+const PromptName = Type.Optional(Type.Null({ description: 'Not supported (no sentence-transformers prompts); must be absent or null.' }));
+
+// ---------------------------------------------------------------------------------------------
+// Requests (one per route body). Unknown keys are allowed: TEI/Cohere/OpenAI clients send extra fields.
+// ---------------------------------------------------------------------------------------------
+
+export const TeiRerankRequest = Type.Object({
+  query: Type.String({ minLength: 1, examples: ['What is Deep Learning?'] }),
+  texts: Type.Array(Type.String(), { minItems: 1, description: 'Passages to score; at most max_documents_per_request (413 batch_too_large).' }),
+  truncate: Truncate,
+  truncation_direction: TruncationDirection,
+  raw_scores: Type.Optional(Type.Boolean({ default: false, description: 'Return the logit instead of the probability.' })),
+  return_text: Type.Optional(Type.Boolean({ default: false, description: 'Echo each passage as `text`.' })),
+  model: Model('crossgate extension: the cross-encoder to use. '),
+}, { $id: 'TeiRerankRequest' });
+
+export const CohereRerankRequest = Type.Object({
+  model: Model('Cross-encoder name (Cohere/Jina require it; crossgate accepts it missing). '),
+  query: Type.String({ minLength: 1 }),
+  documents: Type.Array(
+    Type.Union([Type.String(), Type.Object({ text: Type.String() })], { title: 'a string or an object {text: string}' }),
+    { minItems: 1, description: 'Strings or {text} objects; at most max_documents_per_request (413 batch_too_large).' },
+  ),
+  top_n: Type.Optional(Type.Integer({ minimum: 1, description: 'Return only the best N results (default: all).' })),
+  max_tokens_per_doc: Type.Optional(Type.Integer({ minimum: 1, description: 'Each document is cut to this many tokens; the query is not cut by it (Cohere default 4096). The pair limit (min of max_input_tokens and the model max length) still applies and cuts the document further.' })),
+  return_documents: Type.Optional(Type.Boolean({ description: 'Include {text} per result. Default false on /v2/rerank (Cohere), true on /v1/rerank (Jina).' })),
+}, { $id: 'CohereRerankRequest' });
+
+export const TeiEmbedRequest = Type.Object({
+  inputs: Inputs,
+  truncate: Truncate,
+  truncation_direction: TruncationDirection,
+  normalize: Type.Optional(Type.Boolean({ default: true, description: 'L2-normalise each vector.' })),
+  prompt_name: PromptName,
+  model: Model('crossgate extension: the bi-encoder to use. '),
+}, { $id: 'TeiEmbedRequest' });
+
+export const OpenAiEmbeddingsRequest = Type.Object({
+  input: Inputs,
+  model: Model('Bi-encoder name. '),
+  encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float', description: 'base64 = little-endian float32 bytes, base64-encoded.' })),
+  dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'Must equal the model dimension when given (no Matryoshka truncation).' })),
+  user: Type.Optional(Type.String({ description: 'Accepted and ignored.' })),
+}, { $id: 'OpenAiEmbeddingsRequest' });
+
+export const TokenizeRequest = Type.Object({
+  inputs: Inputs,
+  add_special_tokens: Type.Optional(Type.Boolean({ default: true })),
+  prompt_name: PromptName,
+  model: Model('crossgate extension: any served model (rerankers first). '),
+}, { $id: 'TokenizeRequest' });
+
+export const SearchRequest = Type.Object({
+  query: Type.String({ minLength: 1 }),
+  top_k: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_TOP_K, description: 'Candidates to retrieve and rerank; at most max_documents_per_request.' })),
+  threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_THRESHOLD, description: 'Minimum probability for a passage to be kept.' })),
+  truncate: Truncate,
+}, { $id: 'SearchRequest' });
+
+export type TeiRerankBody = Static<typeof TeiRerankRequest>;
+export type CohereRerankBody = Static<typeof CohereRerankRequest>;
+export type TeiEmbedBody = Static<typeof TeiEmbedRequest>;
+export type OpenAiEmbeddingsBody = Static<typeof OpenAiEmbeddingsRequest>;
+export type TokenizeBody = Static<typeof TokenizeRequest>;
+export type SearchBody = Static<typeof SearchRequest>;
+
+// ---------------------------------------------------------------------------------------------
+// Responses: strict (additionalProperties false) so the OpenAPI test catches undocumented keys.
+// ---------------------------------------------------------------------------------------------
+
+const strict = { additionalProperties: false } as const;
+const Int = Type.Integer();
+const Num = Type.Number();
+const Str = Type.String();
+const Bool = Type.Boolean();
+
+const Candidate = Type.Object({
+  index: Type.Integer({ description: 'Retrieval rank (search) or input position (rerank).' }),
+  id: Type.Optional(Type.String({ description: 'Document id in the collection.' })),
+  text: Str,
+  metadata: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  retrievalScore: Type.Union([Type.Number(), Type.Null()], { description: 'Cosine similarity from the bi-encoder.' }),
+  logit: Num,
+  probability: Num,
+  truncated: Bool,
+  kept: Bool,
+}, strict);
+
+const LimitView = Type.Object({
+  value: Type.Unknown(), default: Type.Unknown(), unit: Str, flag: Str, env: Str, reason: Str,
+}, strict);
+
+export const TeiRerankResponse = Type.Array(
+  Type.Object({ index: Int, text: Type.Optional(Str), score: Type.Number({ description: 'Probability, or the logit with raw_scores.' }) }, strict),
+  { description: 'Sorted by score, highest first.' },
+);
+export type TeiRerankReply = Static<typeof TeiRerankResponse>;
+
+export const CohereRerankResponse = Type.Object({
+  id: Type.String({ description: 'A UUID for this response.' }),
+  results: Type.Array(
+    Type.Object({
+      index: Int,
+      relevance_score: Type.Number({ description: 'Probability in [0, 1].' }),
+      document: Type.Optional(Type.Object({ text: Str }, strict)),
+    }, strict),
+    { description: 'Sorted by relevance_score, highest first; top_n long when top_n is given.' },
+  ),
+  meta: Type.Object({
+    api_version: Type.Object({ version: Str }, strict),
+    billed_units: Type.Object({ search_units: Type.Integer({ description: 'ceil(documents / 100), as Cohere counts.' }) }, strict),
+    tokens: Type.Object({ input_tokens: Int, output_tokens: Int }, strict),
+  }, strict),
+  model: Type.String({ description: 'The served cross-encoder that ranked (Jina shape).' }),
+  usage: Type.Object({ total_tokens: Int }, strict),
+}, strict);
+export type CohereRerankReply = Static<typeof CohereRerankResponse>;
+
+export const TeiEmbedResponse = Type.Array(Type.Array(Num), { description: 'One vector per input, in input order.' });
+
+export const OpenAiEmbeddingsResponse = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(Type.Object({
+    object: Type.Literal('embedding'),
+    index: Int,
+    embedding: Type.Union([Type.Array(Num), Type.String({ description: 'base64 of little-endian float32' })]),
+  }, strict)),
+  model: Str,
+  usage: Type.Object({ prompt_tokens: Int, total_tokens: Int }, strict),
+}, strict);
+export type OpenAiEmbeddingsReply = Static<typeof OpenAiEmbeddingsResponse>;
+
+export const TokenizeResponse = Type.Array(
+  Type.Array(Type.Object({
+    id: Int, text: Str, special: Bool,
+    start: Type.Union([Type.Integer(), Type.Null()]),
+    stop: Type.Union([Type.Integer(), Type.Null()]),
+  }, strict)),
+  { description: 'One token list per input (TEI shape). start/stop are UTF-8 byte offsets into the input; null for special tokens.' },
+);
+export type TokenizeReply = Static<typeof TokenizeResponse>;
+
+export const SearchResponse = Type.Object({
+  query: Str,
+  threshold: Num,
+  outcome: Type.Union([Type.Literal('answer'), Type.Literal('no_relevant')]),
+  kept: Type.Array(Candidate, { description: 'Passed the threshold, by probability.' }),
+  dropped: Type.Array(Candidate, { description: 'Below the threshold, by probability.' }),
+  candidates: Type.Array(Candidate, { description: 'Every candidate in retrieval order.' }),
+  prompt: Type.Union([Type.String(), Type.Null()], { description: 'Grounded prompt from the kept passages; null when nothing passed.' }),
+  message: Type.Union([Type.String(), Type.Null()]),
+  timings: Type.Object({ retrieveMs: Num, rerankMs: Num }, strict),
+}, strict);
+
+export const HealthResponse = Type.Object({
+  status: Type.Literal('ok'),
+  phase: Type.Union(['loading', 'warming', 'ready', 'draining', 'closed'].map((p) => Type.Literal(p))),
+}, strict);
+export const ReadyResponse = Type.Object({ status: Type.Literal('ready') }, strict);
+export const InfoResponse = Type.Object({
+  name: Str,
+  version: Str,
+  phase: Str,
+  models: Type.Array(Type.Object({
+    name: Str, kind: Type.Union([Type.Literal('cross-encoder'), Type.Literal('bi-encoder')]), dir: Str, max_length: Int,
+    num_labels: Type.Optional(Int), activation: Type.Optional(Str), dim: Type.Optional(Int), pooling: Type.Optional(Str),
+    normalize: Type.Optional(Bool), execution_providers: Type.Array(Str),
+  }, strict)),
+  execution_providers: Type.Array(Str),
+  collection: Type.Union([Type.Null(), Type.Object({ documents: Int, dim: Int, embedder: Str }, strict)]),
+  limits: Type.Record(Type.String(), LimitView, { description: 'Every config field with its value (limitsInfo).' }),
+  server: Str,
+}, strict);
+export const MetricsResponse = Type.String({ description: 'Prometheus text format 0.0.4.' });
+export const OpenApiResponse = Type.Object({}, { additionalProperties: true });
+
+/** The error body every route answers with on failure: exactly {error, error_type}. */
+export function errorSchema(types: readonly string[]): TSchema {
+  return Type.Object({
+    error: Type.String({ description: 'What went wrong, the limit, and the fix.' }),
+    error_type: Type.Unsafe<string>({ type: 'string', enum: [...types] }),
+  }, strict);
+}
+
+/** Response components by the name the OpenAPI document gives them (#/components/schemas/<name>). */
+export const RESPONSES = {
+  TeiRerankResponse, CohereRerankResponse, TeiEmbedResponse, OpenAiEmbeddingsResponse, TokenizeResponse,
+  SearchResponse, HealthResponse, ReadyResponse, InfoResponse, MetricsResponse, OpenApiResponse,
+} as const;
+export type ResponseName = keyof typeof RESPONSES;
