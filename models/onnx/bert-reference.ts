@@ -1,7 +1,7 @@
 // A plain-JS forward pass of the BERT graph that bert.ts builds, reading the same initializers: the
 // scalar reference twin used to check the ONNX graph in tests and to calibrate the classifier head.
 import { tensorFloats, type ModelProto } from '../../src/models/onnx/graph.js';
-import type { BertConfig } from './bert.js';
+import type { BertConfig } from './bert-config.js';
 
 /** erf to ~1e-7 (Abramowitz & Stegun 7.1.26); JS has no Math.erf. */
 export function erf(x: number): number {

@@ -2,18 +2,10 @@
 // erf-GELU, and either a pooler + classifier head (cross-encoder) or last_hidden_state (bi-encoder).
 import { DataType, GraphBuilder, makeModel, type ModelProto } from '../../src/models/onnx/graph.js';
 import { Rng } from '../random.js';
+import type { BertConfig } from './bert-config.js';
 import { BertReference } from './bert-reference.js';
 
-export interface BertConfig {
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  intermediateSize: number;
-  maxPositions: number;
-  typeVocabSize: number;
-  layerNormEps: number;
-}
+export type { BertConfig } from './bert-config.js';
 
 export type BertHead = { kind: 'cross-encoder'; numLabels: number } | { kind: 'bi-encoder' };
 

@@ -2,7 +2,6 @@
 // cache snapshot that holds an ONNX export, else a generated random-weight clone (built once, with progress).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureGenerated, type Preset } from '../../models/generate.js';
 import { findCachedSnapshot, HubError, hubCacheDir, isRepoRef, resolveModelRef } from '../models/hub/index.js';
 import { createProgress } from './progress.js';
 
@@ -73,7 +72,19 @@ export const HUB_MIRRORS = {
   bi: ['Xenova/all-MiniLM-L6-v2'],
 } as const;
 
-const PRESETS: Record<'cross' | 'bi', Preset> = { cross: 'minilm-l6-cross', bi: 'minilm-l6-bi' };
+const PRESETS = { cross: 'minilm-l6-cross', bi: 'minilm-l6-bi' } as const;
+
+/**
+ * The offline model generator is a dev tool (top-level models/), not part of the shipped CLI: it is loaded
+ * only when no real model is found, and its absence is explained instead of failing the CLI at start-up.
+ */
+async function loadGenerator(): Promise<typeof import('../../models/generate.js')> {
+  try {
+    return await import('../../models/generate.js');
+  } catch (e) {
+    throw new Error(`no model found and the offline model generator (models/generate.js) is not installed (${(e as Error).message}); pass --model DIR or pull one with \`crossgate models pull\``);
+  }
+}
 
 /** An explicit dir, else the hub cache, else the full-size generated clone (built once). */
 export async function resolveDemoModel(which: 'cross' | 'bi', explicit: string | undefined): Promise<ResolvedModel> {
@@ -90,6 +101,7 @@ export async function resolveDemoModel(which: 'cross' | 'bi', explicit: string |
   const preset = PRESETS[which];
   const progress = createProgress(`generating ${preset}`);
   try {
+    const { ensureGenerated } = await loadGenerator();
     const dir = await ensureGenerated(preset, { onProgress: (done, total) => progress.update(done, total) });
     return { dir, origin: 'generated', randomWeights: true };
   } finally {

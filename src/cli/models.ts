@@ -3,8 +3,8 @@
 import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { COMMON_WORDS, DEMO_WORDS } from '../../models/words.js';
-import { Rng } from '../../models/random.js';
+import { COMMON_WORDS, DEMO_WORDS } from '../models/words.js';
+import { Rng } from '../models/random.js';
 import { quantizeOnnxFile, type QuantizeFileResult } from '../models/onnx/quantize.js';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';

@@ -1,11 +1,10 @@
 // The hub cache on disk, laid out exactly as huggingface_hub lays it out so Python and crossgate share it:
 // models--{org}--{name}/blobs/{etag}, snapshots/{commit}/{path} -> ../../blobs/{etag}, refs/{revision}.
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { loadModelDir, type ModelKind } from '../model-dir.js';
 import { FP32_ONNX, QUANTIZED_ONNX, REQUIRED_FILES } from './files.js';
-import { COMMIT_HASH, repoFolderName, repoIdFromFolder } from './repo-id.js';
+import { COMMIT_HASH, repoFolderName } from './repo-id.js';
 
 export function repoCacheDir(cacheDir: string, repoId: string): string {
   return join(cacheDir, repoFolderName(repoId));
@@ -127,117 +126,12 @@ export async function linkBlob(repoDir: string, commit: string, path: string, et
   return pointer;
 }
 
-export interface CachedSnapshot {
-  commit: string;
-  dir: string;
-  /** refs/* that point at this commit. */
-  refs: string[];
-  files: string[];
-  check: SnapshotCheck;
-}
-
-export interface CachedModel {
-  repoId: string;
-  dir: string;
-  /** Bytes of blobs on disk (what `models rm` frees). */
-  sizeBytes: number;
-  refs: Record<string, string>;
-  snapshots: CachedSnapshot[];
-  /** The snapshot refs/main points at, else the newest one. */
-  current: CachedSnapshot | null;
-  kind: ModelKind | null;
-  /** Why the kind is unknown or the current snapshot cannot be loaded. */
-  problem: string | null;
-  onnx: { fp32: boolean; quantized: boolean };
-}
-
-function readRefs(repoDir: string): Record<string, string> {
-  const refsDir = join(repoDir, 'refs');
-  const out: Record<string, string> = {};
-  for (const f of existsSync(refsDir) ? listFilesRecursive(refsDir) : []) {
-    const c = readRef(repoDir, f);
-    if (c) out[f] = c;
-  }
-  return out;
-}
-
-function blobBytes(repoDir: string): number {
-  let total = 0;
-  const blobs = join(repoDir, 'blobs');
-  for (const f of existsSync(blobs) ? readdirSync(blobs) : []) {
-    try {
-      const st = lstatSync(join(blobs, f));
-      if (st.isFile()) total += st.size;
-    } catch {
-      // raced with a removal
-    }
-  }
-  // Snapshots made by copying (no symlinks) hold real files; count those too.
-  const snaps = join(repoDir, 'snapshots');
-  for (const s of existsSync(snaps) ? readdirSync(snaps) : []) {
-    for (const f of listFilesRecursive(join(snaps, s))) {
-      try {
-        const st = lstatSync(join(snaps, s, ...f.split('/')));
-        if (st.isFile()) total += st.size;
-      } catch {
-        // raced
-      }
-    }
-  }
-  return total;
-}
-
-function snapshotMtime(dir: string): number {
+export function snapshotMtime(dir: string): number {
   try {
     return statSync(dir).mtimeMs;
   } catch {
     return 0;
   }
-}
-
-/** One cached repo, or null when the cache holds no folder for it. */
-export function describeCachedModel(cacheDir: string, repoId: string): CachedModel | null {
-  const dir = repoCacheDir(cacheDir, repoId);
-  if (!existsSync(dir)) return null;
-  const refs = readRefs(dir);
-  const snapsDir = join(dir, 'snapshots');
-  const snapshots: CachedSnapshot[] = (existsSync(snapsDir) ? readdirSync(snapsDir) : [])
-    .filter((c) => !c.includes('.tmp-'))
-    .map((commit) => {
-      const sdir = join(snapsDir, commit);
-      const files = listFilesRecursive(sdir);
-      const fp32 = checkSnapshot(sdir);
-      const check = fp32.complete ? fp32 : checkSnapshot(sdir, { quantized: true }).complete ? checkSnapshot(sdir, { quantized: true }) : fp32;
-      return { commit, dir: sdir, refs: Object.keys(refs).filter((r) => refs[r] === commit), files, check };
-    })
-    .sort((a, b) => snapshotMtime(b.dir) - snapshotMtime(a.dir));
-  const current = snapshots.find((s) => s.refs.includes('main')) ?? snapshots[0] ?? null;
-  let kind: ModelKind | null = null;
-  let problem: string | null = null;
-  const onnx = { fp32: false, quantized: false };
-  if (current) {
-    onnx.fp32 = checkSnapshot(current.dir).complete;
-    onnx.quantized = checkSnapshot(current.dir, { quantized: true }).complete;
-    try {
-      kind = loadModelDir(current.dir, { quantized: !onnx.fp32 && onnx.quantized }).kind;
-    } catch (e) {
-      problem = (e as Error).message.replace(`model dir ${current.dir}: `, '');
-    }
-  } else {
-    problem = 'no snapshot';
-  }
-  return { repoId, dir, sizeBytes: blobBytes(dir), refs, snapshots, current, kind, problem, onnx };
-}
-
-/** Every model repo in the cache, by repo id. */
-export function listCachedModels(cacheDir: string): CachedModel[] {
-  if (!existsSync(cacheDir)) return [];
-  return readdirSync(cacheDir)
-    .map((f) => repoIdFromFolder(f))
-    .filter((id): id is string => id !== null)
-    .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
-    .map((id) => describeCachedModel(cacheDir, id))
-    .filter((m): m is CachedModel => m !== null);
 }
 
 export type SnapshotLookup =
@@ -284,13 +178,4 @@ function fallbackSnapshot(repoDir: string, opts: { quantized?: boolean }): Snaps
     .filter((s) => checkSnapshot(s.dir, opts).complete)
     .sort((a, b) => snapshotMtime(b.dir) - snapshotMtime(a.dir) || a.c.localeCompare(b.c));
   return complete.length ? { found: true, dir: complete[0].dir, commit: complete[0].c, viaRef: null } : null;
-}
-
-/** Deletes a repo's cache folder and its lock folder. Returns the bytes freed, or null when not cached. */
-export async function removeCachedModel(cacheDir: string, repoId: string): Promise<number | null> {
-  const m = describeCachedModel(cacheDir, repoId);
-  if (!m) return null;
-  await rm(m.dir, { recursive: true, force: true });
-  await rm(locksDir(cacheDir, repoId), { recursive: true, force: true });
-  return m.sizeBytes;
 }
