@@ -270,8 +270,14 @@ test('a request bigger than max_queue_tokens gets batch_too_large for its id (it
       assert.equal(err.error_type, 'batch_too_large');
       assert.match(err.error, /^the 1,000 passages of this request are [\d,]+ tokens for model "tiny"; max_queue_tokens is 20,000, so the request can never be queued; send at most about \d+ passages per request or raise --max-queue-tokens$/);
     }
-    // Two requests that each fit the queue alone, sent together: the second finds the first still queued.
+    // Two requests that each fit the queue alone: the second is sent once the first's rows are queued (its
+    // first batch has run), so it finds them still there. Synchronised on that event, not on reply order.
+    const queue = srv.ctx.reranker(null).encoder.queue;
+    const prev = queue.onBatch;
+    const firstQueued = new Promise<void>((resolve) => { queue.onBatch = (b) => { prev?.(b); resolve(); }; });
     c.send({ type: 'rerank', id: 'first', query: 'load', passages: passages(700, 'first') });
+    await firstQueued;
+    queue.onBatch = prev;
     c.send({ type: 'rerank', id: 'second', query: 'load', passages: passages(700, 'second') });
     const ends = await Promise.all(['first', 'second'].map(async (id) => (await c.settled(id)).at(-1)!.msg));
     assert.deepEqual(ends.map((m) => m.type), ['final', 'error']);
