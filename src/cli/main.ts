@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `crossgate` command: dispatches to one module per command, prints help, and maps errors to exit
 // codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
+import { ApiError, cliExitCode } from '../server/errors.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { demoCommand } from './demo.js';
@@ -86,7 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`crossgate${found ? ' ' + found.spec.name : ''}: ${msg.split('\n')[0]}\n`);
     if (process.env.CROSSGATE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
-    return 1;
+    // A server-kind error (same vocabulary as HTTP and WS) exits with its kind's code; anything else is 1.
+    return e instanceof ApiError ? cliExitCode(e.type) : 1;
   }
 }
 
