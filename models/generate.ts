@@ -1,5 +1,6 @@
 // Writes the offline test/benchmark models (models/presets.ts) as Hugging Face model directories:
 // ensureGenerated() for code, `node dist/models/generate.js <preset...>` for people.
+import { processAlive } from '../src/platform.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -169,14 +170,6 @@ export async function writePreset(dir: string, spec: PresetSpec, onProgress?: (d
   return { dir, quantize: report, bytes: { fp32: fp32Bytes.length, quantized: int8Bytes.length } };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes temp dirs left by generations that were killed part-way (their process is gone). */
 async function sweepAbandoned(root: string, preset: string): Promise<void> {

@@ -13,15 +13,17 @@ const ROOT = packageRoot();
 /** room -> the rooms it may import (besides itself). Top-level files of src/ are rooms of their own. */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   'native.ts': [],
+  'platform.ts': [],
+  'version.ts': ['native.ts'],
   wire: [],
   tokenize: ['native.ts'],
   index: ['native.ts'],
-  models: ['native.ts'],
+  models: ['native.ts', 'version.ts', 'platform.ts'],
   infer: ['models', 'tokenize', 'native.ts'],
-  pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts'],
-  server: ['pipeline', 'infer', 'tokenize', 'wire', 'models', 'native.ts'],
-  cli: ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts'],
-  'crossgate.ts': ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts'],
+  pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts', 'platform.ts'],
+  server: ['pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
+  cli: ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  'crossgate.ts': ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
 };
 
 /** infer's modules the server may use: the encoders, their options, their errors and their timing types. */

@@ -1,5 +1,6 @@
 // BiEncoder on the generated tiny-bi model: shape, normalisation, order and batch independence,
 // max_seq_length truncation, quantized variant, input errors and close().
+import { cosine } from '../src/index/vector-math.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureGenerated } from '../models/generate.js';
@@ -7,11 +8,6 @@ import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { InferenceClosedError } from '../src/infer/errors.js';
 import { texts } from './40.infer.texts.js';
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
-}
 
 let dir = '';
 let bi: BiEncoder;

@@ -1,5 +1,6 @@
 // Collection: add/search/remove over the native index, save/reload, and the errors a user can hit
 // (duplicate ids, bad documents, reloading with a bi-encoder of another dimension).
+import { cosine } from '../src/index/vector-math.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -19,15 +20,6 @@ const DOCS: CollectionDocument[] = [
   { id: 'moon', text: 'The moon orbits the earth roughly every twenty-seven days.' },
 ];
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 describe('Collection', () => {
   let root: string;

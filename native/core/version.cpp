@@ -1,5 +1,8 @@
 // version.cpp: the core's version string, so the core library is never empty.
-// The binding and the tests both read it.
+// Its value is package.json's version (CMakeLists.txt passes it in); the core tests check the two agree.
+#ifndef CROSSGATE_VERSION
+#error "CROSSGATE_VERSION is set by CMakeLists.txt from package.json"
+#endif
 namespace crossgate {
-const char* core_version() { return "0.1.0"; }
+const char* core_version() { return CROSSGATE_VERSION; }
 }  // namespace crossgate

@@ -1,5 +1,6 @@
 // `crossgate demo`: replays the original Python example end to end: the basic two-passage comparison,
 // then retrieve -> rerank -> gate over a small corpus with queries that should and should not match.
+import { cosine } from '../index/vector-math.js';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import { Collection } from '../pipeline/collection.js';
@@ -21,17 +22,6 @@ export const RANDOM_WEIGHTS_BANNER = [
   'then run `crossgate demo` again (or pass --model DIR / --bi-encoder DIR).',
 ];
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / (Math.sqrt(na) * Math.sqrt(nb) || 1);
-}
 
 function describe(role: string, m: ResolvedModel, name: string): string {
   const origin = m.origin === 'hf-cache' ? 'Hugging Face cache' : m.origin === 'generated' ? 'generated clone' : '--' + (role === 'cross-encoder' ? 'model' : 'bi-encoder');

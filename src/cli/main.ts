@@ -2,6 +2,7 @@
 // The `crossgate` command: dispatches to one module per command, prints help, and maps errors to exit
 // codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
 import { ApiError, cliExitCode } from '../server/errors.js';
+import { VERSION } from '../version.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { demoCommand } from './demo.js';
@@ -53,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v') {
-    process.stdout.write('crossgate 0.1.0\n');
+    process.stdout.write(`crossgate ${VERSION}\n`);
     return 0;
   }
   const found = findCommand(argv);

@@ -1,5 +1,6 @@
 // `crossgate models pull|list|rm|quantize`: real models from a Hugging Face hub into the shared cache,
 // what the cache holds, removing one, and int8 quantization with a measured agreement against fp32.
+import { cosine } from '../index/vector-math.js';
 import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -275,17 +276,6 @@ export interface Agreement {
   top1: number;
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / (Math.sqrt(na * nb) || 1);
-}
 
 function topK(scores: Float32Array | number[], k: number): number[] {
   return Array.from(scores, (s, i) => [s, i] as const)

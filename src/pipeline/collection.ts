@@ -1,5 +1,7 @@
 // A document collection: string-id documents embedded with a BiEncoder into the native VectorIndex,
 // persisted as a directory (index file + manifest + documents JSONL) that reloads with the same model.
+import { l2normalize, squaredNorm } from '../index/vector-math.js';
+import { processAlive } from '../platform.js';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -129,14 +131,6 @@ async function syncDir(path: string): Promise<void> {
 /** Sibling names save() uses while it works: <dir>.tmp-<pid>-<hex> (the new one), <dir>.old-<pid>-<hex> (the old one). */
 const SIBLING = /^(.*)\.(tmp|old)-(\d+)-([0-9a-f]+)$/;
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 /** save()'s siblings of `target` in its parent directory, oldest first. */
 async function saveSiblings(target: string): Promise<{ path: string; kind: 'tmp' | 'old'; pid: number; mtimeMs: number }[]> {
@@ -463,13 +457,7 @@ export class Collection implements Retriever {
  * in a Normalize module. A zero vector stays zero (it matches nothing rather than becoming NaN).
  */
 function unit(v: Float32Array): Float32Array {
-  let n = 0;
-  for (let i = 0; i < v.length; i++) n += v[i] * v[i];
-  if (n === 0 || Math.abs(n - 1) < 1e-6) return v;
-  const inv = 1 / Math.sqrt(n);
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
-  return out;
+  return Math.abs(squaredNorm(v) - 1) < 1e-6 ? v : l2normalize(v);
 }
 
 function publicDoc(d: StoredDocument): CollectionDocument {

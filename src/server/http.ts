@@ -1,7 +1,6 @@
 // HTTP on uWS: mounts the route table (routes/), reads and validates each body once against its route's
 // declaration, runs the handler, and answers 404/405 for everything else. Auth, readiness, admission,
 // metrics and the {error, error_type} body are handled here for every route alike.
-import type { ServerContext } from './context.js';
 import { ApiError, CallCancelledError, ERROR_TYPES, toApiError } from './errors.js';
 import { routes, type HandlerOutput, type HttpDeps, type Route, type RouteDoc } from './routes/index.js';
 import { parseJsonBody, precheckCount, validateBody } from './validate.js';

@@ -1,8 +1,8 @@
 // startServer: listens first (so /health and /ready answer during start-up), loads and warms the models,
 // turns ready, and shuts down in order: stop accepting, drain in-flight work, close WebSockets with 1001,
 // close the encoders (never exit while ONNX Runtime runs).
+import { VERSION } from '../version.js';
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
@@ -58,15 +58,7 @@ export interface RunningServer {
   shutdown(reason?: string): Promise<void>;
 }
 
-function packageVersion(): string {
-  try {
-    // dist/src/server/server.js and src/server/server.ts both sit three levels below the package root.
-    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-export const VERSION = packageVersion();
+export { VERSION };
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 

@@ -1,6 +1,7 @@
 // HTTP against a Hugging Face hub (or a mirror at HF_ENDPOINT): the model-info listing, per-file metadata
 // from resolve URLs (X-Repo-Commit, X-Linked-Etag/-Size, the CDN redirect), and resumable, verified
 // downloads. Node's built-in fetch; redirects followed by hand so the token never leaves the hub's origin.
+import { VERSION } from '../../version.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, truncate, unlink } from 'node:fs/promises';
@@ -50,7 +51,7 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-const USER_AGENT = 'crossgate/0.1.0; node/' + process.versions.node;
+const USER_AGENT = `crossgate/${VERSION}; node/${process.versions.node}`;
 const MAX_REDIRECTS = 10;
 
 function normalizeEtag(v: string | null): string | null {

@@ -1,5 +1,6 @@
 // A cross-process lock file for one blob download: O_EXCL create, a heartbeat that keeps its mtime fresh,
 // and stale-lock recovery (dead owner on this host, or no heartbeat for a while on a shared disk).
+import { processAlive } from '../../platform.js';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, open, unlink, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -31,14 +32,6 @@ function readHolder(path: string): Holder | null {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -80,7 +73,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     } catch {
       continue; // released between our open and stat
     }
-    const deadHere = holder !== null && holder.host === hostname() && holder.pid !== process.pid && !alive(holder.pid);
+    const deadHere = holder !== null && holder.host === hostname() && holder.pid !== process.pid && !processAlive(holder.pid);
     if (deadHere || age > staleMs) {
       await unlink(path).catch(() => undefined);
       continue;
@@ -105,7 +98,7 @@ export function activeLockHolders(dir: string): string[] {
   for (const n of names) {
     if (!n.endsWith('.crossgate.lock')) continue;
     const h = readHolder(join(dir, n));
-    if (h && (h.host !== hostname() || alive(h.pid))) out.push(`process ${h.pid} on ${h.host}`);
+    if (h && (h.host !== hostname() || processAlive(h.pid))) out.push(`process ${h.pid} on ${h.host}`);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 // Embeddings as the server runs them: limits, deadline, the truncate=false length check, normalisation.
+import { l2normalize } from '../../index/vector-math.js';
 import type { EncodeOptions } from '../../tokenize/tokenizer.js';
 import type { ServedEmbedder, ServerContext } from '../context.js';
 import { ApiError, fmt } from '../errors.js';
@@ -54,13 +55,4 @@ export async function runEmbed(ctx: ServerContext, call: EmbedCall): Promise<Emb
   }
 }
 
-function l2normalize(v: Float32Array): Float32Array {
-  let n = 0;
-  for (let i = 0; i < v.length; i++) n += v[i] * v[i];
-  if (n === 0) return v;
-  const inv = 1 / Math.sqrt(n);
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = v[i] * inv;
-  return out;
-}
 
