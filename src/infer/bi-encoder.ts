@@ -3,7 +3,7 @@
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
 import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
+import { boundedEncodeOptions, checkTexts, emptyStats, refuseIfTruncated, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
 import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
 import { WorkerPool } from './pool.js';
@@ -77,13 +77,14 @@ export class BiEncoder {
   async embedDetailed(texts: string[], opts?: ScheduleOptions): Promise<Embeddings & { timings: RequestTimings }> {
     if (this.scheduler.closed) throw new InferenceClosedError();
     checkTexts('texts', texts);
-    const { encode, signal, onPartial } = splitScheduleOptions(opts);
+    const { encode, signal, onPartial, refuseTruncated } = splitScheduleOptions(opts);
     const encOpts = boundedEncodeOptions(this.spec, encode);
     const n = texts.length;
     if (n === 0) return { dim: this.dim, vectors: [], truncated: new Uint8Array(0), stats: emptyStats(), timings: { tokenizationMs: 0, queueMs: 0, inferenceMs: 0 } };
     throwIfCancelled(signal);
     const t0 = performance.now();
     const enc = await this.tokenizer.encodeRagged(texts, null, encOpts);
+    if (refuseTruncated) refuseIfTruncated(this.tokenizer, enc, texts, null, encOpts.maxLength ?? this.spec.maxLength);
     const tokenizationMs = performance.now() - t0;
     throwIfCancelled(signal);
     const out = await this.scheduler.submit(enc, {

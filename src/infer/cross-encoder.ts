@@ -3,7 +3,7 @@
 import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
 import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
+import { boundedEncodeOptions, checkTexts, emptyStats, refuseIfTruncated, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
 import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
 import { expit } from './pooling.js';
@@ -108,7 +108,7 @@ export class CrossEncoder {
     if (typeof query !== 'string') throw new TypeError(`query is ${query === null ? 'null' : typeof query}; expected a non-empty string`);
     if (query.trim().length === 0) throw new RangeError('query is empty; pass the text to rank the passages against');
     checkTexts('passages', passages);
-    const { encode, signal, onPartial } = splitScheduleOptions(opts);
+    const { encode, signal, onPartial, refuseTruncated } = splitScheduleOptions(opts);
     const encOpts = boundedEncodeOptions(this.spec, encode);
     const n = passages.length;
     if (n === 0) return { logits: new Float32Array(0), probabilities: new Float32Array(0), truncated: new Uint8Array(0), stats: emptyStats(), timings: { tokenizationMs: 0, queueMs: 0, inferenceMs: 0 } };
@@ -117,6 +117,7 @@ export class CrossEncoder {
     const t0 = performance.now();
     const queries = new Array<string>(n).fill(query);
     const enc = await this.tokenizer.encodeRagged(queries, passages, encOpts);
+    if (refuseTruncated) refuseIfTruncated(this.tokenizer, enc, queries, passages, encOpts.maxLength ?? this.spec.maxLength);
     const tokenizationMs = performance.now() - t0;
     throwIfCancelled(signal);
     const name = this.spec.name;

@@ -1,9 +1,9 @@
 // What CrossEncoder and BiEncoder share around the Scheduler: input checks, encode options bounded by
 // the model, splitting ScheduleOptions, and the scheduler + pool pair each loaded model owns.
-import type { EncodeOptions } from '../tokenize/index.js';
+import type { EncodeOptions, RaggedEncoding, Tokenizer } from '../tokenize/index.js';
 import type { ModelSpec } from '../models/model-dir.js';
 import type { BatchStats } from './batcher.js';
-import { RequestCancelledError } from './errors.js';
+import { InputTooLongError, RequestCancelledError } from './errors.js';
 import type { ResolvedInferOptions } from './options.js';
 import type { WorkerPool } from './pool.js';
 import { Scheduler, type ScheduleOptions } from './scheduler.js';
@@ -44,13 +44,24 @@ export function schedulerFor(pool: WorkerPool, o: ResolvedInferOptions, padId: n
 }
 
 /** Splits ScheduleOptions into the tokenizer's part and the scheduler's part, checking the latter. */
-export function splitScheduleOptions(opts: ScheduleOptions | undefined): { encode: EncodeOptions | undefined; signal?: AbortSignal; onPartial?: ScheduleOptions['onPartial'] } {
+export function splitScheduleOptions(opts: ScheduleOptions | undefined): { encode: EncodeOptions | undefined; signal?: AbortSignal; onPartial?: ScheduleOptions['onPartial']; refuseTruncated?: boolean } {
   if (opts === undefined) return { encode: undefined };
   if (opts === null || typeof opts !== 'object') return { encode: opts };
-  const { signal, onPartial, ...encode } = opts;
+  const { signal, onPartial, refuseTruncated, ...encode } = opts;
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`'signal' must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`);
   if (onPartial !== undefined && typeof onPartial !== 'function') throw new TypeError(`'onPartial' must be a function, got ${onPartial === null ? 'null' : typeof onPartial}`);
-  return { encode, signal, onPartial };
+  return { encode, signal, onPartial, refuseTruncated: refuseTruncated === true };
+}
+
+/**
+ * ScheduleOptions.refuseTruncated: the first input the encoding cut is refused with its full length
+ * (measured again for that one input only, so the common path tokenizes once).
+ */
+export function refuseIfTruncated(tokenizer: Tokenizer, enc: RaggedEncoding, texts: string[], pairs: string[] | null, maxLength: number): void {
+  const i = enc.truncated.indexOf(1);
+  if (i < 0) return;
+  const full = tokenizer.encodeRaggedSync([texts[i]], pairs ? [pairs[i]] : null, { maxLength: Infinity });
+  throw new InputTooLongError(i, full.offsets[1] - full.offsets[0], maxLength);
 }
 
 /** Throws RequestCancelledError when the signal has fired (before tokenizing, and after it). */

@@ -49,3 +49,12 @@ export class RequestCancelledError extends Error {
     this.name = 'RequestCancelledError';
   }
 }
+
+/** ScheduleOptions.refuseTruncated: input `index` is `tokens` long untruncated; the max length is `maxLength`. */
+export class InputTooLongError extends Error {
+  readonly errorType = 'input_too_long' as const;
+  constructor(readonly index: number, readonly tokens: number, readonly maxLength: number) {
+    super(`crossgate: input ${index} is ${tokens.toLocaleString('en-US')} tokens; the max length is ${maxLength.toLocaleString('en-US')}; shorten it or allow truncation`);
+    this.name = 'InputTooLongError';
+  }
+}

@@ -52,6 +52,11 @@ export interface ScheduleOptions extends EncodeOptions {
   signal?: AbortSignal;
   /** Called (on the main thread) as each micro-batch holding rows of this request finishes. */
   onPartial?: (p: PartialResult) => void;
+  /**
+   * Refuse instead of cutting: when an input (or pair) is over the max length, reject with InputTooLongError
+   * naming the first one, before any row is queued. The inputs are tokenized once either way.
+   */
+  refuseTruncated?: boolean;
 }
 
 /** One finished micro-batch, for metrics. */

@@ -63,6 +63,8 @@ export interface GateOptions {
   onPartial?: (p: PartialResult) => void;
   /** Receives the cross-encoder's raw result (token counts, per-stage timings) before gating. */
   onScores?: (scores: CrossEncoderScores) => void;
+  /** Refuse over-long pairs (InputTooLongError) instead of cutting them; see ScheduleOptions.refuseTruncated. */
+  refuseTruncated?: boolean;
 }
 
 export interface SearchOptions extends GateOptions {
@@ -124,6 +126,7 @@ async function scoreAndGate(
     const scheduleOpts: ScheduleOptions = { ...opts.encode };
     if (opts.signal) scheduleOpts.signal = opts.signal;
     if (opts.onPartial) scheduleOpts.onPartial = opts.onPartial;
+    if (opts.refuseTruncated) scheduleOpts.refuseTruncated = true;
     const scores = await crossEncoder.score(query, items.map((c) => c.text), scheduleOpts);
     opts.onScores?.(scores);
     items.forEach((c, i) => {

@@ -1,7 +1,7 @@
 // What every engine call shares: the deadline (request_timeout_ms + the caller's signal), the mapping of
 // scheduler failures to client errors, the effective token limit, and the per-call metrics.
 import type { CrossEncoderScores } from '../../infer/cross-encoder.js';
-import { QueueFullError, RequestCancelledError } from '../../infer/errors.js';
+import { QueueFullError, RequestCancelledError, type InputTooLongError } from '../../infer/errors.js';
 import type { RequestTimings } from '../../infer/scheduler.js';
 import type { ModelPort } from '../../pipeline/ports.js';
 import type { EncodeOptions } from '../../tokenize/tokenizer.js';
@@ -117,6 +117,11 @@ export async function checkLengths(
       });
     }
   }
+}
+
+/** The encoder refused an over-long input (truncate=false): the house message, naming it and its length. */
+export function tooLongError(e: InputTooLongError, subject: string, unit: string, lim: TokenLimit, requestId?: string): ApiError {
+  return limitError('input_too_long', { subject, actual: e.tokens, unit, limit: lim.limit, max: lim.max, fix: lim.fix, requestId });
 }
 
 export function recordTimings(ctx: ServerContext, model: string, t: RequestTimings): void {

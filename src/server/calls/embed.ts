@@ -4,7 +4,8 @@ import type { EncodeOptions } from '../../tokenize/tokenizer.js';
 import type { ServedEmbedder, ServerContext } from '../context.js';
 import { ApiError, fmt } from '../errors.js';
 import { checkDocumentCount } from '../validate.js';
-import { callError, checkLengths, deadline, raceSignal, recordTimings, timingsOf, tokenLimit, type RequestTimings } from './common.js';
+import { callError, deadline, raceSignal, recordTimings, timingsOf, tokenLimit, tooLongError, type RequestTimings } from './common.js';
+import { InputTooLongError } from '../../infer/errors.js';
 
 export interface EmbedCall {
   route: string;
@@ -34,8 +35,8 @@ export async function runEmbed(ctx: ServerContext, call: EmbedCall): Promise<Emb
   const d = deadline(ctx, call.signal, `embedding of ${fmt(inputs.length)} ${field}`);
   const t0 = performance.now();
   try {
-    if (!truncate) await raceSignal(checkLengths(served.encoder, inputs, null, field, lim), d.signal);
-    const out = await raceSignal(served.encoder.embedDetailed(inputs, { ...encode, signal: d.signal }), d.signal);
+    // truncate=false: the encoder refuses an over-long input as it tokenizes (one pass).
+    const out = await raceSignal(served.encoder.embedDetailed(inputs, { ...encode, signal: d.signal, refuseTruncated: !truncate }), d.signal);
     const timings = timingsOf(out, performance.now() - t0);
     recordTimings(ctx, served.name, timings);
     let vectors = out.vectors;
@@ -49,6 +50,7 @@ export async function runEmbed(ctx: ServerContext, call: EmbedCall): Promise<Emb
     if (call.normalize !== false && !served.encoder.normalizes) vectors = vectors.map(l2normalize);
     return { vectors, dim: out.dim, model: served.name, tokens: out.stats.realTokens, timings };
   } catch (e) {
+    if (e instanceof InputTooLongError) throw tooLongError(e, `${field}[${e.index}]`, 'tokens', lim);
     throw callError(e, d, call.signal, served.name, { field, count: inputs.length });
   } finally {
     d.dispose();

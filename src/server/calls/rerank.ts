@@ -3,12 +3,13 @@
 // only the checks that need the model or the config happen here.
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, rerank, type GateDecision } from '../../pipeline/precision.js';
 import type { CrossEncoderScores } from '../../infer/cross-encoder.js';
+import { InputTooLongError } from '../../infer/errors.js';
 import type { EncodeOptions } from '../../tokenize/tokenizer.js';
 import type { ServedReranker, ServerContext } from '../context.js';
 import { ApiError, fmt, limitError } from '../errors.js';
 import { checkDocumentCount, shown } from '../validate.js';
 import {
-  callError, checkFiniteScores, checkLengths, deadline, raceSignal, recordTimings, timingsOf, tokenLimit,
+  callError, checkFiniteScores, checkLengths, deadline, raceSignal, recordTimings, timingsOf, tokenLimit, tooLongError,
   type PartialResult, type RequestTimings, type TokenLimit, type WithTimings,
 } from './common.js';
 
@@ -100,12 +101,15 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
   const d = deadline(ctx, call.signal, `rerank of ${fmt(documents.length)} ${field}`);
   const t0 = performance.now();
   let scores: WithTimings<CrossEncoderScores> | null = null;
+  // truncate=false: the encoder refuses an over-long pair as it tokenizes (one pass). With Cohere's
+  // max_tokens_per_doc the documents are cut on purpose, so the pair limit is measured separately.
+  const refuseTruncated = !truncate && call.maxTokensPerDoc === undefined && encode.maxLength === lim.max;
   try {
-    if (!truncate && documents.length > 0) {
+    if (!truncate && !refuseTruncated && documents.length > 0) {
       await raceSignal(checkLengths(served.encoder, new Array<string>(documents.length).fill(query), documents, field, lim, rid, undefined, check), d.signal);
     }
     const decision = await raceSignal(rerank(served.encoder, query, documents, {
-      threshold, encode, signal: d.signal, onPartial: call.onPartial,
+      threshold, encode, signal: d.signal, onPartial: call.onPartial, refuseTruncated,
       onScores: (s) => {
         checkFiniteScores(s, field, served.name);
         scores = s;
@@ -117,6 +121,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
     ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
     return { decision, timings, model: served.name, tokens: got?.stats.realTokens ?? 0 };
   } catch (e) {
+    if (e instanceof InputTooLongError) throw tooLongError(e, `${field}[${e.index}]`, 'tokens with the query', lim, rid);
     throw callError(e, d, call.signal, served.name, { field, count: documents.length, requestId: rid });
   } finally {
     d.dispose();
