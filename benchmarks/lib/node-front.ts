@@ -10,6 +10,7 @@ import type { ServerContext } from '../../src/server/context.js';
 import { ApiError, toApiError, wsErrorMessage } from '../../src/server/errors.js';
 import { runRerank } from '../../src/server/calls/rerank.js';
 import { teiRerankReply, truncationSide } from '../../src/server/routes/tei.js';
+import { finalMessage, partialScores } from '../../src/server/ws.js';
 import { TeiRerankRequest } from '../../src/server/schemas.js';
 import { parseJsonBody, precheckCount, validateBody } from '../../src/server/validate.js';
 import { decodeClientFrame, encodeJson, type ServerMessage } from '../../src/wire/codec.js';
@@ -93,22 +94,12 @@ function onWs(ctx: ServerContext, ws: WebSocket): void {
           route: 'ws:rerank', query: msg.query, documents: msg.passages, documentsField: 'passages', truncate: msg.truncate,
           threshold: msg.threshold, requestId: id,
           onPartial: (p) => {
-            const results = [];
-            for (let i = 0; i < p.indices.length; i++) {
-              const logit = p.logits![i], probability = p.probabilities![i];
-              if (Number.isFinite(logit) && Number.isFinite(probability)) results.push({ index: p.indices[i], logit, probability });
-            }
+            const results = partialScores(p);
             if (results.length > 0) send({ type: 'partial', id, results });
           },
         }));
         // The `final` shape crossgate's ws.ts sends: every result sorted, the kept indices, the outcome.
-        const d = result.decision;
-        let ranked = [...d.kept, ...d.dropped];
-        if (msg.top_n !== undefined) ranked = ranked.slice(0, msg.top_n);
-        send({
-          type: 'final', id, results: ranked.map((c) => ({ index: c.index, logit: c.logit, probability: c.probability })),
-          kept: ranked.filter((c) => c.kept).map((c) => c.index), outcome: d.outcome, threshold: d.threshold,
-        });
+        send(finalMessage(id, result, msg.top_n));
       } catch (e) {
         send(wsErrorMessage(toApiError(e, 'backend'), msg.id));
       } finally {

@@ -1,13 +1,12 @@
 // BiEncoder: sentence embeddings from an encoder ONNX model run in worker threads; pooling (mean over
 // the attention mask, CLS or max) and L2 normalisation happen in the worker, per the model's config.
-import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, refuseIfTruncated, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
+import {
+  boundedEncodeOptions, checkTexts, emptyStats, LoadedModel, refuseIfTruncated, splitScheduleOptions, startModel, throwIfCancelled, type ModelParts,
+} from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
-import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
-import { WorkerPool } from './pool.js';
-import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
+import type { LoadOptions } from './options.js';
+import type { RequestTimings, ScheduleOptions } from './scheduler.js';
 
 export interface Embeddings {
   dim: number;
@@ -17,56 +16,22 @@ export interface Embeddings {
   stats: BatchStats;
 }
 
-export class BiEncoder {
+export class BiEncoder extends LoadedModel {
   readonly kind = 'bi-encoder' as const;
+  readonly dim: number;
   get pooling(): string { return this.spec.pooling; }
   get normalizes(): boolean { return this.spec.normalize; }
 
-  readonly spec: ModelSpec;
-  readonly tokenizer: Tokenizer;
-  readonly dim: number;
-  /** Every embed() call goes through this one scheduler (queue counters, `onBatch` hook for metrics). */
-  readonly scheduler: Scheduler;
-  readonly #pool: WorkerPool;
-
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, scheduler: Scheduler) {
-    this.spec = spec;
-    this.tokenizer = tokenizer;
-    this.dim = spec.hiddenSize;
-    this.#pool = pool;
-    this.scheduler = scheduler;
+  private constructor(parts: ModelParts) {
+    super(parts);
+    this.dim = parts.spec.hiddenSize;
   }
 
   /** Loads a bi-encoder model directory (sentence-transformers layout) and starts its worker sessions. */
   static async load(dir: string, opts?: LoadOptions): Promise<BiEncoder> {
-    const o = resolveInferOptions(opts);
-    const spec = loadModelDir(dir, { quantized: o.quantized, ...kindOptions('bi-encoder', opts) });
-    const tokenizer = Tokenizer.fromFile(spec.tokenizerPath);
-    const pool = await WorkerPool.create({
-      modelPath: spec.onnxPath,
-      intraOpNumThreads: o.threads,
-      interOpNumThreads: 1,
-      executionProvider: o.executionProvider,
-      cudaFallbackToCpu: o.cudaFallbackToCpu,
-      task: { kind: 'embed', pooling: spec.pooling, normalize: spec.normalize },
-    }, o.workers);
-    return new BiEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
+    return new BiEncoder(await startModel(dir, 'bi-encoder', opts, () => undefined,
+      (spec) => ({ kind: 'embed', pooling: spec.pooling, normalize: spec.normalize })));
   }
-
-  // The model seam (Embedder in src/pipeline/ports.ts, checked structurally there: infer never imports upward).
-  get modelName(): string { return this.spec.name; }
-  get dir(): string { return this.spec.dir; }
-  get maxLength(): number { return this.spec.maxLength; }
-  get queue(): Scheduler { return this.scheduler; }
-  specialTokenCount(pair: boolean): number { return this.tokenizer.specialTokenCount(pair); }
-  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array> { return this.tokenizer.countTokens(texts, pairs, opts); }
-  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array { return this.tokenizer.countTokensSync(texts, pairs, opts); }
-  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> { return this.tokenizer.spans(texts, addSpecialTokens); }
-
-  /** Queue counters now (rows and tokens waiting, batches running). */
-  stats(): SchedulerStats { return this.scheduler.stats(); }
-
-  get executionProviders(): readonly string[] { return this.#pool.info.executionProviders; }
 
   /** Embeds each text (truncated to spec.maxLength, sentence-transformers' max_seq_length). */
   async embed(texts: string[], opts?: ScheduleOptions): Promise<Float32Array[]> {
@@ -103,11 +68,5 @@ export class BiEncoder {
     const vectors = new Array<Float32Array>(n);
     for (let i = 0; i < n; i++) vectors[i] = data.slice(i * cols, (i + 1) * cols);
     return vectors;
-  }
-
-  /** Stops the workers after their current run; queued calls reject with InferenceClosedError. Idempotent. */
-  close(): Promise<void> {
-    this.scheduler.close();
-    return this.#pool.close();
   }
 }

@@ -1,14 +1,13 @@
 // CrossEncoder: scores (query, passage) pairs with a sequence-classification ONNX model run in a pool
 // of worker threads, batched by token budget. Semantics follow sentence-transformers' CrossEncoder.
-import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
-import { Tokenizer, type EncodeOptions, type TokenSpan } from '../tokenize/index.js';
 import type { BatchStats } from './batcher.js';
-import { boundedEncodeOptions, checkTexts, emptyStats, refuseIfTruncated, schedulerFor, splitScheduleOptions, throwIfCancelled } from './engine.js';
+import {
+  boundedEncodeOptions, checkTexts, emptyStats, LoadedModel, refuseIfTruncated, splitScheduleOptions, startModel, throwIfCancelled,
+} from './engine.js';
 import { InferenceBackendError, InferenceClosedError } from './errors.js';
-import { kindOptions, resolveInferOptions, type LoadOptions } from './options.js';
+import type { LoadOptions } from './options.js';
 import { expit } from './pooling.js';
-import { WorkerPool } from './pool.js';
-import type { RequestTimings, ScheduleOptions, Scheduler, SchedulerStats } from './scheduler.js';
+import type { RequestTimings, ScheduleOptions } from './scheduler.js';
 
 export interface CrossEncoderScores {
   /**
@@ -40,61 +39,19 @@ function toScores(data: Float32Array, cols: number, n: number, name: string): { 
   return { logits, probabilities };
 }
 
-export class CrossEncoder {
+export class CrossEncoder extends LoadedModel {
   readonly kind = 'cross-encoder' as const;
   get numLabels(): number { return this.spec.numLabels; }
   get activation(): string { return this.spec.activation; }
 
-  readonly spec: ModelSpec;
-  readonly tokenizer: Tokenizer;
-  /**
-   * Every score() call goes through this one scheduler, so concurrent callers share micro-batches.
-   * Exposes queuedRows / queuedTokens and a settable `onBatch` hook for metrics.
-   */
-  readonly scheduler: Scheduler;
-  readonly #pool: WorkerPool;
-
-  private constructor(spec: ModelSpec, tokenizer: Tokenizer, pool: WorkerPool, scheduler: Scheduler) {
-    this.spec = spec;
-    this.tokenizer = tokenizer;
-    this.#pool = pool;
-    this.scheduler = scheduler;
-  }
-
   /** Loads a cross-encoder model directory (HF layout) and starts its worker sessions. */
   static async load(dir: string, opts?: LoadOptions): Promise<CrossEncoder> {
-    const o = resolveInferOptions(opts);
-    const spec = loadModelDir(dir, { quantized: o.quantized, ...kindOptions('cross-encoder', opts) });
-    if (spec.numLabels !== 1 && spec.numLabels !== 2) {
-      throw new RangeError(`${spec.dir}: config num_labels is ${spec.numLabels}; a cross-encoder must have 1 logit (sigmoid) or 2 (softmax, positive class = index 1)`);
-    }
-    const tokenizer = Tokenizer.fromFile(spec.tokenizerPath);
-    const pool = await WorkerPool.create({
-      modelPath: spec.onnxPath,
-      intraOpNumThreads: o.threads,
-      interOpNumThreads: 1,
-      executionProvider: o.executionProvider,
-      cudaFallbackToCpu: o.cudaFallbackToCpu,
-      task: { kind: 'logits', numLabels: spec.numLabels },
-    }, o.workers);
-    return new CrossEncoder(spec, tokenizer, pool, schedulerFor(pool, o, tokenizer.padId, spec.name));
+    return new CrossEncoder(await startModel(dir, 'cross-encoder', opts, (spec) => {
+      if (spec.numLabels !== 1 && spec.numLabels !== 2) {
+        throw new RangeError(`${spec.dir}: config num_labels is ${spec.numLabels}; a cross-encoder must have 1 logit (sigmoid) or 2 (softmax, positive class = index 1)`);
+      }
+    }, (spec) => ({ kind: 'logits', numLabels: spec.numLabels })));
   }
-
-  // The model seam (Reranker in src/pipeline/ports.ts, checked structurally there: infer never imports upward).
-  get modelName(): string { return this.spec.name; }
-  get dir(): string { return this.spec.dir; }
-  get maxLength(): number { return this.spec.maxLength; }
-  get queue(): Scheduler { return this.scheduler; }
-  specialTokenCount(pair: boolean): number { return this.tokenizer.specialTokenCount(pair); }
-  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array> { return this.tokenizer.countTokens(texts, pairs, opts); }
-  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array { return this.tokenizer.countTokensSync(texts, pairs, opts); }
-  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> { return this.tokenizer.spans(texts, addSpecialTokens); }
-
-  /** Queue counters now (rows and tokens waiting, batches running). */
-  stats(): SchedulerStats { return this.scheduler.stats(); }
-
-  /** Providers the sessions run on (['cpu'] after an allowed CUDA fall back). */
-  get executionProviders(): readonly string[] { return this.#pool.info.executionProviders; }
 
   /**
    * Scores each passage against the query. Pairs are encoded as [CLS] query [SEP] passage [SEP] and
@@ -127,14 +84,5 @@ export class CrossEncoder {
       onRows: onPartial && ((indices, data, cols) => onPartial({ indices, ...toScores(data, cols, indices.length, name) })),
     });
     return { ...toScores(out.data, out.cols, n, name), truncated: enc.truncated.slice(), stats: out.stats, timings: out.timings };
-  }
-
-  /**
-   * Stops the worker threads after their current run; the process can then exit. Calls with rows
-   * still queued reject with InferenceClosedError; calls whose rows are all running complete. Idempotent.
-   */
-  close(): Promise<void> {
-    this.scheduler.close();
-    return this.#pool.close();
   }
 }

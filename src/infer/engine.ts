@@ -1,12 +1,13 @@
 // What CrossEncoder and BiEncoder share around the Scheduler: input checks, encode options bounded by
 // the model, splitting ScheduleOptions, and the scheduler + pool pair each loaded model owns.
-import type { EncodeOptions, RaggedEncoding, Tokenizer } from '../tokenize/index.js';
-import type { ModelSpec } from '../models/model-dir.js';
+import { Tokenizer, type EncodeOptions, type RaggedEncoding, type TokenSpan } from '../tokenize/index.js';
+import { loadModelDir, type ModelSpec } from '../models/model-dir.js';
 import type { BatchStats } from './batcher.js';
 import { InputTooLongError, RequestCancelledError } from './errors.js';
-import type { ResolvedInferOptions } from './options.js';
-import type { WorkerPool } from './pool.js';
-import { Scheduler, type ScheduleOptions } from './scheduler.js';
+import { kindOptions, resolveInferOptions, type LoadOptions, type ResolvedInferOptions } from './options.js';
+import { WorkerPool } from './pool.js';
+import type { WorkerTask } from './protocol.js';
+import { Scheduler, type ScheduleOptions, type SchedulerStats } from './scheduler.js';
 
 /** Encode options bounded by the model: maxLength defaults to, and may not exceed, spec.maxLength. */
 export function boundedEncodeOptions(spec: ModelSpec, opts: EncodeOptions | undefined): EncodeOptions {
@@ -67,4 +68,71 @@ export function refuseIfTruncated(tokenizer: Tokenizer, enc: RaggedEncoding, tex
 /** Throws RequestCancelledError when the signal has fired (before tokenizing, and after it). */
 export function throwIfCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new RequestCancelledError('crossgate: the request was cancelled before it was queued', { cause: signal.reason });
+}
+
+/** What a loaded model owns: its spec, tokenizer, worker pool and the scheduler every call goes through. */
+export interface ModelParts { spec: ModelSpec; tokenizer: Tokenizer; pool: WorkerPool; scheduler: Scheduler }
+
+/** Loads a model directory, its tokenizer and its worker sessions (the task says what the workers compute). */
+export async function startModel(dir: string, kind: 'cross-encoder' | 'bi-encoder', opts: LoadOptions | undefined,
+  check: (spec: ModelSpec) => void, task: (spec: ModelSpec) => WorkerTask): Promise<ModelParts> {
+  const o = resolveInferOptions(opts);
+  const spec = loadModelDir(dir, { quantized: o.quantized, ...kindOptions(kind, opts) });
+  check(spec);
+  const tokenizer = Tokenizer.fromFile(spec.tokenizerPath);
+  const pool = await WorkerPool.create({
+    modelPath: spec.onnxPath,
+    intraOpNumThreads: o.threads,
+    interOpNumThreads: 1,
+    executionProvider: o.executionProvider,
+    cudaFallbackToCpu: o.cudaFallbackToCpu,
+    task: task(spec),
+  }, o.workers);
+  return { spec, tokenizer, pool, scheduler: schedulerFor(pool, o, tokenizer.padId, spec.name) };
+}
+
+/**
+ * What CrossEncoder and BiEncoder share: the parts, and the model seam (ModelPort in src/pipeline/ports.ts,
+ * checked structurally there; infer never imports upward).
+ */
+export abstract class LoadedModel {
+  readonly spec: ModelSpec;
+  readonly tokenizer: Tokenizer;
+  /**
+   * Every call goes through this one scheduler, so concurrent callers share micro-batches.
+   * Exposes queuedRows / queuedTokens and a settable `onBatch` hook for metrics.
+   */
+  readonly scheduler: Scheduler;
+  readonly #pool: WorkerPool;
+
+  protected constructor(parts: ModelParts) {
+    this.spec = parts.spec;
+    this.tokenizer = parts.tokenizer;
+    this.scheduler = parts.scheduler;
+    this.#pool = parts.pool;
+  }
+
+  get modelName(): string { return this.spec.name; }
+  get dir(): string { return this.spec.dir; }
+  get maxLength(): number { return this.spec.maxLength; }
+  get queue(): Scheduler { return this.scheduler; }
+  specialTokenCount(pair: boolean): number { return this.tokenizer.specialTokenCount(pair); }
+  countTokens(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Promise<Int32Array> { return this.tokenizer.countTokens(texts, pairs, opts); }
+  countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array { return this.tokenizer.countTokensSync(texts, pairs, opts); }
+  tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> { return this.tokenizer.spans(texts, addSpecialTokens); }
+
+  /** Queue counters now (rows and tokens waiting, batches running). */
+  stats(): SchedulerStats { return this.scheduler.stats(); }
+
+  /** Providers the sessions run on (['cpu'] after an allowed CUDA fall back). */
+  get executionProviders(): readonly string[] { return this.#pool.info.executionProviders; }
+
+  /**
+   * Stops the worker threads after their current run; the process can then exit. Calls with rows
+   * still queued reject with InferenceClosedError; calls whose rows are all running complete. Idempotent.
+   */
+  close(): Promise<void> {
+    this.scheduler.close();
+    return this.#pool.close();
+  }
 }

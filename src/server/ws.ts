@@ -333,7 +333,7 @@ class Hub {
 }
 
 /** Scores of one finished micro-batch; a non-finite score is left out (the final reports it as a backend error). */
-function partialScores(p: { indices: Int32Array; logits?: Float32Array; probabilities?: Float32Array }): ScoredPassage[] {
+export function partialScores(p: { indices: Int32Array; logits?: Float32Array; probabilities?: Float32Array }): ScoredPassage[] {
   const out: ScoredPassage[] = [];
   const { indices, logits, probabilities } = p;
   if (!logits || !probabilities) return out;
@@ -350,7 +350,7 @@ function candidateHit(h: { index: number; id: string; text: string; score: numbe
 }
 
 /** All results sorted by probability (cut to top_n when asked), the indices that passed, and the gate outcome. */
-function finalMessage(id: string, result: RerankResult, topN: number | undefined): FinalMessage {
+export function finalMessage(id: string, result: RerankResult, topN: number | undefined): FinalMessage {
   const d = result.decision;
   // kept and dropped are each sorted by probability and split at the threshold, so together they are sorted.
   let ranked = [...d.kept, ...d.dropped];

@@ -86,6 +86,14 @@ function rerankEncodeOptions(served: ServedReranker, query: string, lim: TokenLi
   return { encode, check };
 }
 
+/** The result of a gated call, with its timings recorded and its outcome counted. */
+function finish(ctx: ServerContext, model: string, decision: GateDecision, scores: WithTimings<CrossEncoderScores> | null, wallMs: number): RerankResult {
+  const timings = timingsOf(scores ?? {}, wallMs);
+  if (scores) recordTimings(ctx, model, timings);
+  ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
+  return { decision, timings, model, tokens: scores?.stats.realTokens ?? 0 };
+}
+
 export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<RerankResult> {
   const rid = call.requestId;
   const field = call.documentsField ?? 'documents';
@@ -115,11 +123,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
         scores = s;
       },
     }), d.signal);
-    const got = scores as WithTimings<CrossEncoderScores> | null;
-    const timings = timingsOf(got ?? {}, performance.now() - t0);
-    if (got) recordTimings(ctx, served.name, timings);
-    ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
-    return { decision, timings, model: served.name, tokens: got?.stats.realTokens ?? 0 };
+    return finish(ctx, served.name, decision, scores, performance.now() - t0);
   } catch (e) {
     if (e instanceof InputTooLongError) throw tooLongError(e, `${field}[${e.index}]`, 'tokens with the query', lim, rid);
     throw callError(e, d, call.signal, served.name, { field, count: documents.length, requestId: rid });
@@ -187,11 +191,7 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
         scores = s;
       },
     }), d.signal);
-    const got = scores as WithTimings<CrossEncoderScores> | null;
-    const timings = timingsOf(got ?? {}, performance.now() - t0 - decision.timings.retrieveMs);
-    if (got) recordTimings(ctx, served.name, timings);
-    ctx.metrics.gateOutcomes.inc({ outcome: decision.outcome });
-    return { decision, timings, model: served.name, tokens: got?.stats.realTokens ?? 0 };
+    return finish(ctx, served.name, decision, scores, performance.now() - t0 - decision.timings.retrieveMs);
   } catch (e) {
     throw callError(e, d, call.signal, served.name, { field: 'candidates', count: candidates, requestId: rid, fewer: (fit) => `pass top_k ${fmt(fit)} or less` });
   } finally {
