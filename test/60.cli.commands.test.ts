@@ -1,12 +1,11 @@
 // The compiled `crossgate` CLI run as a child process with the tiny generated models: each command's
 // output is checked against the library it wraps, plus help, usage errors and exit codes.
+import { crossgate, ok } from './60.cli.run.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
@@ -14,17 +13,7 @@ import { defaultThreads, defaultWorkers, resolveInferOptions } from '../src/infe
 import { loadModelDir } from '../src/models/model-dir.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function crossgate(args: string[], input = ''): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 120_000, env: { ...process.env, CROSSGATE_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
-  return r;
-}
 
 const PASSAGES = [
   "Click on 'Forgot Password' on the login screen",

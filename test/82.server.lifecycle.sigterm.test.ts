@@ -3,34 +3,24 @@
 // WebSocket closes with 1001, and the process exits 0 (never while ONNX Runtime still runs).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { KeepAlive } from './82.server.keep-alive.js';
 import { ensureGenerated } from '../models/generate.js';
+import { spawnServe } from './60.cli.run.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QUERY = 'how do I reset my password';
 
 
 describe('crossgate serve: SIGTERM under load', () => {
   it('drains in order and exits 0', async () => {
     const dir = await ensureGenerated('tiny-cross');
-    const child = spawn(process.execPath, [CLI, 'serve', '--reranker', `a=${dir}`, '--port', '0', '--threads', '1', '--shutdown-grace-ms', '20s'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CROSSGATE_API_KEY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const serve = spawnServe(['--reranker', `a=${dir}`, '--port', '0', '--threads', '1', '--shutdown-grace-ms', '20s'], { ...process.env, CROSSGATE_API_KEY: '' });
+    const { child, exited } = serve;
     try {
-      const start = Date.now();
-      while (!/ready in \d+ ms/.test(stdout)) {
-        if (Date.now() - start > 30_000 || child.exitCode !== null) throw new Error(`server did not start: ${stdout} ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await serve.ready;
+      const stdout = serve.stdout;
+      const stderr = serve.stderr;
       assert.match(stdout, /listening on http:\/\/127\.0\.0\.1:\d+/);
       assert.match(stdout, /reranker "a": .*tiny-cross on cpu/);
       // The default limits are consistent (one maximal request fits the queue): no start-up warning.
@@ -51,12 +41,10 @@ describe('crossgate serve: SIGTERM under load', () => {
       await Promise.race(inflight);
       assert.ok(child.kill('SIGTERM'));
 
-      // /ready on the connection opened before the signal: 200 until the handler runs, then 503 draining.
-      let ready = await keep.get('/ready');
-      while (ready.status === 200) {
-        await new Promise((r) => setTimeout(r, 10));
-        ready = await keep.get('/ready');
-      }
+      // /ready on the connection opened before the signal: 503 draining once the handler has run (it sets
+      // the phase, then logs the line this waits for).
+      await serve.stderrLine(/received SIGTERM; draining/);
+      const ready = await keep.get('/ready');
       assert.equal(ready.status, 503);
       assert.equal(JSON.parse(ready.body).error_type, 'draining');
       await assert.rejects(new Promise((resolve, reject) => {
@@ -71,13 +59,13 @@ describe('crossgate serve: SIGTERM under load', () => {
       });
       assert.equal(await wsClosed, 1001);
       const { code, signal } = await exited;
-      assert.equal(signal, null, stderr);
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, /stopped/);
-      assert.match(stderr, /received SIGTERM; draining/);
+      assert.equal(signal, null, serve.stderr);
+      assert.equal(code, 0, serve.stderr);
+      assert.match(serve.stdout, /stopped/);
+      assert.match(serve.stderr, /received SIGTERM; draining/);
       keep.close();
     } finally {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      serve.kill();
     }
   });
 });

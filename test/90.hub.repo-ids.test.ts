@@ -2,19 +2,17 @@
 // --bi-encoder, search --cross-encoder, and serve --reranker/--embedder NAME=REF, all resolved through a
 // hub cache laid out the way Python's huggingface_hub leaves it, in a temporary HF_HOME, offline.
 // A path that does not exist and is not a repo id keeps its "does not exist" error.
+import { crossgate as runCli, ok, spawnServe, type Run } from './60.cli.run.js';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { defaultWorkers } from '../src/infer/options.js';
 import { PY_COMMIT, pythonCache } from './90.hub.python-cache.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const QUERY = 'how do I reset my password';
 const PASSAGES = ["Click on 'Forgot Password' on the login screen", 'Use a strong password', 'Bananas ripen faster in a paper bag'];
 const CROSS_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'onnx/model.onnx'];
@@ -27,15 +25,7 @@ let crossSnap: string;
 let biSnap: string;
 let env: NodeJS.ProcessEnv;
 
-interface Run { code: number | null; stdout: string; stderr: string }
-function crossgate(args: string[], input = ''): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 120_000, env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
-  return r;
-}
+const crossgate = (args: string[], input = ''): Run => runCli(args, input, env);
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), 'crossgate-repoid-'));
@@ -103,24 +93,14 @@ describe('repo ids in the CLI', () => {
 
 describe('repo ids in crossgate serve', () => {
   it('serve --reranker x=org/name --embedder org/name: starts, /ready, /rerank scores as the model does, SIGTERM exits 0', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--reranker', 'x=acme/tiny-cross', '--embedder', 'acme/tiny-bi', '--port', '0', '--threads', '1'], {
-      stdio: ['ignore', 'pipe', 'pipe'], env,
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const serve = spawnServe(['--reranker', 'x=acme/tiny-cross', '--embedder', 'acme/tiny-bi', '--port', '0', '--threads', '1'], env);
+    const { child, exited } = serve;
     const reference = await CrossEncoder.load(crossDir, { workers: 1, threads: 1 });
     try {
-      const start = Date.now();
-      while (!/ready in \d+ ms/.test(stdout)) {
-        if (Date.now() - start > 60_000 || child.exitCode !== null) throw new Error(`server did not start: ${stdout} ${stderr}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)![1];
-      assert.ok(stdout.includes(`reranker "x": ${crossSnap} on cpu`), stdout);
-      assert.ok(stdout.includes(`embedder "acme/tiny-bi": ${biSnap} on cpu`), stdout);
+      await serve.ready;
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serve.stdout)![1];
+      assert.ok(serve.stdout.includes(`reranker "x": ${crossSnap} on cpu`), serve.stdout);
+      assert.ok(serve.stdout.includes(`embedder "acme/tiny-bi": ${biSnap} on cpu`), serve.stdout);
 
       assert.equal((await fetch(`${url}/ready`)).status, 200);
       const r = await fetch(`${url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY, texts: PASSAGES }) });
@@ -142,12 +122,12 @@ describe('repo ids in crossgate serve', () => {
 
       assert.ok(child.kill('SIGTERM'));
       const { code, signal } = await exited;
-      assert.equal(signal, null, stderr);
-      assert.equal(code, 0, stderr);
-      assert.match(stdout, /stopped/);
+      assert.equal(signal, null, serve.stderr);
+      assert.equal(code, 0, serve.stderr);
+      assert.match(serve.stdout, /stopped/);
     } finally {
       await reference.close();
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      serve.kill();
     }
   });
 
