@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded.h"
 #include "tokenizer.h"
 
 namespace {
@@ -26,19 +27,15 @@ constexpr const char* kFewerTexts = "pass fewer or shorter texts per call";
 
 template <class F>
 auto guarded(Napi::Env env, const char* where, F&& body, const char* fix = "free memory and retry") -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(env, std::string("crossgate: ") + where + " ran out of memory; " + fix);
-  } catch (const std::length_error& e) {
-    throw Napi::RangeError::New(env, std::string("crossgate: ") + where + " inputs are too large (" + e.what() + "); " + fix);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  } catch (...) {
-    throw Napi::Error::New(env, std::string("crossgate: unknown native error in ") + where);
-  }
+  return crossgate_binding::guarded_call(env, where, std::forward<F>(body), [&](const std::exception& e) -> Napi::Error {
+    if (dynamic_cast<const std::bad_alloc*>(&e)) {
+      return Napi::RangeError::New(env, std::string("crossgate: ") + where + " ran out of memory; " + fix);
+    }
+    if (dynamic_cast<const std::length_error*>(&e)) {
+      return Napi::RangeError::New(env, std::string("crossgate: ") + where + " inputs are too large (" + e.what() + "); " + fix);
+    }
+    return Napi::Error::New(env, e.what());
+  });
 }
 
 // Texts copied out of JS into one arena, so a worker thread can read them after the call returns.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "guarded.h"
 #include "index.h"
 #include "kernels.h"
 
@@ -70,15 +71,8 @@ Napi::Error to_js_error(Napi::Env env, const std::exception& e) {
 // Runs body; any C++ exception leaves as a JS exception, never as a C++ one.
 template <class F>
 auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, e);
-  } catch (...) {
-    throw Napi::Error::New(env, "crossgate: unknown native error in VectorIndex");
-  }
+  return crossgate_binding::guarded_call(env, "VectorIndex", std::forward<F>(body),
+                                         [&](const std::exception& e) { return to_js_error(env, e); });
 }
 
 Napi::Float32Array expect_f32(Napi::Env env, const Napi::Value& v, const char* name) {
