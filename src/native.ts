@@ -93,3 +93,43 @@ export interface NativeVectorIndexConstructor {
   /** 'avx512' | 'avx2' | 'neon' | 'scalar' (CROSSGATE_SIMD forces one). */
   simdLevel(): string;
 }
+
+// ---- NativeKeywordIndex (native/binding/keyword_index.cpp) ----------------------------------------
+/** Analyzer and BM25 settings as the addon takes and reports them; src/index/keyword-index.ts documents each. */
+export interface NativeKeywordOptions {
+  language?: string;
+  stem?: boolean;
+  foldAccents?: boolean;
+  possessive?: boolean;
+  stopWords?: 'default' | 'none' | string[];
+  k1?: number;
+  b?: number;
+  titleWeight?: number;
+  luceneNorms?: boolean;
+}
+export interface NativeKeywordStats {
+  documents: number;
+  terms: number;
+  postings: number;
+  postingsBytes: number;
+  memoryBytes: number;
+  averageLength: number;
+}
+/** The raw BM25 inverted index. Arguments are checked again natively; errors name the argument. */
+export interface NativeKeywordIndex {
+  readonly count: number;
+  stats(): NativeKeywordStats;
+  options(): Required<NativeKeywordOptions>;
+  /** On a libuv worker (strings copied first); all-or-nothing. */
+  add(ids: Float64Array, titles: string[], texts: string[]): Promise<void>;
+  remove(ids: Float64Array): number;
+  has(id: number): boolean;
+  analyze(text: string): string[];
+  searchSync(query: string, k: number): NativeHits;
+  search(query: string, k: number): Promise<NativeHits>;
+  save(path: string): Promise<void>;
+}
+export interface NativeKeywordIndexConstructor {
+  new (options?: NativeKeywordOptions): NativeKeywordIndex;
+  load(path: string): Promise<NativeKeywordIndex>;
+}
