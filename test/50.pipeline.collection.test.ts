@@ -70,7 +70,7 @@ describe('Collection', () => {
     await c.save(dir);
     for (const f of ['collection.json', 'documents.jsonl']) assert.ok(existsSync(join(dir, f)), `${f} written`);
     const manifest = await Collection.readManifest(dir);
-    assert.equal(manifest.biEncoder.dim, bi.dim);
+    assert.equal(manifest.biEncoder?.dim, bi.dim);
     assert.equal(manifest.count, DOCS.length - 1);
 
     const loaded = await Collection.load(dir, bi);

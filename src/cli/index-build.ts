@@ -1,4 +1,4 @@
-// `crossgate index build`: JSONL documents on stdin -> a saved Collection directory.
+// `crossgate index build`: JSONL documents on stdin -> a saved Collection directory (vectors and/or BM25).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BiEncoder } from '../infer/bi-encoder.js';
@@ -8,11 +8,14 @@ import { hintIfInteractive, parseJsonObjectLine, readLines } from './io.js';
 import { resolveModelArg } from './model-paths.js';
 import { createProgress } from './progress.js';
 
-const EXPECTED = '{"id": string, "text": string, ...other fields kept as metadata}';
+const EXPECTED = '{"id" (or BEIR "_id"): string, "text": string, ...other fields kept as metadata; a "title" string is also indexed for keyword search}';
 
 /** One JSONL line -> a document; every field besides id/text becomes metadata (a lone "metadata" object is unwrapped). */
 function toDocument(obj: Record<string, unknown>, n: number): CollectionDocument {
-  const { id, text, ...rest } = obj;
+  // BEIR corpora name the id "_id"; take it when "id" is absent.
+  const { id: plainId, _id, text, ...rest } = obj;
+  const id = plainId === undefined ? _id : plainId;
+  if (plainId !== undefined && _id !== undefined) rest._id = _id;
   if (typeof id !== 'string' || id.length === 0) {
     throw new Error(`stdin line ${n}: "id" is ${id === undefined ? 'missing' : typeof id === 'string' ? 'empty' : typeof id}; expected a non-empty string (${EXPECTED})`);
   }
@@ -30,9 +33,14 @@ function toDocument(obj: Record<string, unknown>, n: number): CollectionDocument
 export const indexBuildCommand: CommandSpec = {
   name: 'index build',
   summary: 'embed JSONL documents from stdin and save them as a searchable collection',
-  usage: ['index build --bi-encoder DIR --out PATH [--storage f32|f16|int8] [--force] < docs.jsonl'],
+  usage: [
+    'index build --bi-encoder DIR --out PATH [--storage f32|f16|int8] [--dense-only] [--force] < docs.jsonl',
+    'index build --keyword --out PATH [--force] < docs.jsonl',
+  ],
   options: {
-    'bi-encoder': { type: 'string', value: 'DIR', description: 'Bi-encoder model directory or cached hub repo id (org/name[@rev]); recorded in the collection so search can reload it. Required.' },
+    'bi-encoder': { type: 'string', value: 'DIR', description: 'Bi-encoder model directory or cached hub repo id (org/name[@rev]); recorded in the collection so search can reload it. Required unless --keyword.' },
+    keyword: { type: 'boolean', description: 'Build a keyword-only collection (BM25, English analyzer): no bi-encoder, no vectors.' },
+    'dense-only': { type: 'boolean', description: 'With --bi-encoder: skip the BM25 keyword index that is built beside the vectors by default.' },
     out: { type: 'string', short: 'o', value: 'PATH', description: 'Directory to write the collection to (created if missing). Required.' },
     storage: { type: 'string', value: 'KIND', description: 'Vector storage: f32 (default, exact), f16 (2x smaller) or int8 (4x smaller, slightly lossy).' },
     'batch-size': { type: 'string', value: 'N', description: 'Documents embedded per call (default 64); also how often progress updates.' },
@@ -47,7 +55,10 @@ export const indexBuildCommand: CommandSpec = {
   ],
   async run(values) {
     const spec = indexBuildCommand;
-    const modelDir = resolveModelArg('--bi-encoder', requireString(values, 'bi-encoder', spec), { quantized: values.quantized === true });
+    const keywordOnly = values.keyword === true;
+    if (keywordOnly && values['bi-encoder'] !== undefined) throw new UsageError('--keyword builds a keyword-only collection; drop --bi-encoder (a collection with a bi-encoder gets a keyword index by default)', spec);
+    if (keywordOnly && values['dense-only'] === true) throw new UsageError('--keyword and --dense-only exclude each other', spec);
+    const modelDir = keywordOnly ? null : resolveModelArg('--bi-encoder', requireString(values, 'bi-encoder', spec), { quantized: values.quantized === true });
     const out = resolve(requireString(values, 'out', spec));
     const storage = optionalString(values, 'storage') ?? 'f32';
     if (storage !== 'f32' && storage !== 'f16' && storage !== 'int8') throw new UsageError(`--storage is "${storage}"; expected f32, f16 or int8`, spec);
@@ -67,11 +78,23 @@ export const indexBuildCommand: CommandSpec = {
       docs.push(doc);
     }
     if (docs.length === 0) throw new Error(`stdin held no documents; expected one ${EXPECTED} per line`);
+    if (modelDir === null) {
+      const t0 = performance.now();
+      const collection = Collection.createKeyword();
+      await collection.add(docs);
+      await collection.save(out);
+      const secs = (performance.now() - t0) / 1000;
+      const stats = collection.keywordIndex!.stats();
+      process.stderr.write(
+        `indexed ${docs.length} documents for keyword search (${stats.terms} terms, postings ${stats.postingsBytes} bytes) in ${secs.toFixed(2)} s -> ${out}\n`,
+      );
+      return;
+    }
     const encoder = await BiEncoder.load(modelDir, inferOptions(values, spec));
     const progress = createProgress('indexing', { unit: 'docs' });
     const t0 = performance.now();
     try {
-      const collection = Collection.create(encoder, { storage });
+      const collection = Collection.create(encoder, { storage, keyword: values['dense-only'] !== true });
       await collection.add(docs, { batchSize, onProgress: (d, t) => progress.update(d, t) });
       progress.stop();
       await collection.save(out);

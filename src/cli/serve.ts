@@ -130,6 +130,9 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
     if (ee.length === 0) {
       // The collection records the bi-encoder it was built with; load that one.
       const manifest = await Collection.readManifest(collection);
+      if (manifest.biEncoder === null) {
+        throw new UsageError(`collection ${collection} is keyword-only; the server searches dense collections for now (use \`crossgate search --mode keyword\`), or rebuild it with --bi-encoder`, serveCommand);
+      }
       if (!existsSync(manifest.biEncoder.dir)) {
         throw new UsageError(`collection ${collection} was built with the bi-encoder at ${manifest.biEncoder.dir}, which is gone; pass --embedder NAME=DIR`, serveCommand);
       }

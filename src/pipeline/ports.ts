@@ -26,6 +26,13 @@ export interface RetrieveOptions {
   k: number;
   /** Default: the retriever's first mode. */
   mode?: RetrievalMode;
+  /**
+   * Hybrid only: per-list weights for reciprocal rank fusion (score = sum of weight / (rrfK + rank)).
+   * Default 1 each.
+   */
+  weights?: Partial<Record<'dense' | 'keyword', number>>;
+  /** Hybrid only: the RRF rank constant. Default 60, as Elasticsearch and LangChain use. */
+  rrfK?: number;
   /** Metadata equality filter, passed through to engines that support one. */
   filter?: Record<string, unknown>;
   signal?: AbortSignal;

@@ -5,6 +5,7 @@ import type { Reranker } from './ports.js';
 import type { PartialResult, ScheduleOptions } from '../infer/scheduler.js';
 import type { EncodeOptions } from '../tokenize/tokenizer.js';
 import type { Collection, RetrievedDocument } from './collection.js';
+import type { RetrievalMode } from './ports.js';
 import { buildPrompt, NO_RELEVANT_MESSAGE } from './prompt.js';
 
 /** Candidates retrieved before reranking. 5 as in the original example: enough recall for a short answer. */
@@ -69,6 +70,8 @@ export interface GateOptions {
 
 export interface SearchOptions extends GateOptions {
   topK?: number;
+  /** How the collection retrieves: dense, keyword or hybrid. Default: the pipeline's mode. */
+  mode?: RetrievalMode;
   /** Called with the retrieved documents, in retrieval order, before reranking starts. */
   onCandidates?: (hits: readonly RetrievedDocument[]) => void;
 }
@@ -169,12 +172,15 @@ export class PrecisionPipeline {
   readonly crossEncoder: Reranker;
   readonly topK: number;
   readonly threshold: number;
+  /** Retrieval mode passed to the collection; undefined: the collection's default. */
+  readonly mode: RetrievalMode | undefined;
 
-  constructor(opts: { collection: Collection; crossEncoder: Reranker; topK?: number; threshold?: number }) {
+  constructor(opts: { collection: Collection; crossEncoder: Reranker; topK?: number; threshold?: number; mode?: RetrievalMode }) {
     this.collection = opts.collection;
     this.crossEncoder = opts.crossEncoder;
     this.topK = checkTopK(opts.topK ?? DEFAULT_TOP_K);
     this.threshold = checkThreshold(opts.threshold ?? DEFAULT_THRESHOLD);
+    this.mode = opts.mode;
   }
 
   /** Retrieves the top-k documents for `query`, reranks them and applies the threshold. */
@@ -184,7 +190,7 @@ export class PrecisionPipeline {
     const threshold = checkThreshold(opts.threshold ?? this.threshold);
     const t0 = performance.now();
     if (opts.signal?.aborted) throw opts.signal.reason;
-    const hits = await this.collection.search(query, topK);
+    const hits = await this.collection.search(query, topK, opts.mode ?? this.mode);
     const retrieveMs = performance.now() - t0;
     opts.onCandidates?.(hits);
     const items: Unscored[] = hits.map((h, index) => {
