@@ -9,6 +9,8 @@ export { loadModelDir, ModelKindError, readOnnxOutputs, type LoadModelOptions, t
 export * from './infer/index.js';
 export {
   Collection,
+  fuse,
+  RRF_K,
   type AddOptions,
   type CollectionDocument,
   type CollectionManifest,
