@@ -191,9 +191,13 @@ void KeywordIndex::add(const KeywordDocument* docs, size_t n) {
       uint64_t len = 0;
       analyzer_.analyze(text, [&](const std::string& term) {
         ++len;
-        auto ins = slot.emplace(term, static_cast<uint32_t>(a.tfs.size()));
-        if (ins.second) a.tfs.push_back({term, {0, 0}});
-        auto& tf = a.tfs[ins.first->second].second;
+        // find() first: emplace() would build a node (and copy the term) for every token, even repeats.
+        auto it = slot.find(term);
+        if (it == slot.end()) {
+          it = slot.emplace(term, static_cast<uint32_t>(a.tfs.size())).first;
+          a.tfs.push_back({term, {0, 0}});
+        }
+        auto& tf = a.tfs[it->second].second;
         if (title) {
           if (tf.second < 0xFFFFFFFFu) ++tf.second;
         } else {
@@ -389,8 +393,16 @@ std::vector<SearchHit> KeywordIndex::search(std::string_view query, size_t k) co
   const float tw = static_cast<float>(params_.title_weight);
 
   // Term at a time into a dense accumulator; `touched` lists the documents to rank and reset.
-  std::vector<double> acc(n, 0.0);
-  std::vector<uint32_t> touched;
+  // Per-thread scratch reused across searches; only the touched entries are reset afterwards.
+  thread_local std::vector<double> acc;
+  thread_local std::vector<uint32_t> touched;
+  if (acc.size() < n) acc.resize(n, 0.0);
+  touched.clear();
+  struct Reset {
+    ~Reset() {
+      for (uint32_t d : touched) acc[d] = 0.0;
+    }
+  } reset;
   for (const auto& [text, qcount] : qterms) {
     auto it = term_of_.find(text);
     if (it == term_of_.end()) continue;

@@ -17,7 +17,6 @@ class Porter {
   bool run() {
     if (b_.size() <= 2) return false;
     k_ = static_cast<int>(b_.size()) - 1;
-    const std::string before = b_;
     step1ab();
     if (k_ > 0) {
       step1c();
@@ -26,8 +25,9 @@ class Porter {
       step4();
       step5();
     }
+    changed_ |= static_cast<size_t>(k_ + 1) != b_.size();
     b_.resize(static_cast<size_t>(k_ + 1));
-    return b_ != before;
+    return changed_;
   }
 
  private:
@@ -94,6 +94,7 @@ class Porter {
 
   void setto(const char* s) {
     const int len = static_cast<int>(std::strlen(s));
+    changed_ = true;  // conservative: "ize" -> "ize" counts as a change
     b_.resize(static_cast<size_t>(j_ + 1));
     b_.append(s, static_cast<size_t>(len));
     k_ = j_ + len;
@@ -139,6 +140,7 @@ class Porter {
     if (ends("y") && vowel_in_stem()) {
       b_.resize(static_cast<size_t>(k_ + 1));
       b_[static_cast<size_t>(k_)] = 'i';
+      changed_ = true;
     }
   }
 
@@ -274,6 +276,7 @@ class Porter {
   std::string& b_;
   int k_ = 0;
   int j_ = 0;
+  bool changed_ = false;
 };
 
 }  // namespace

@@ -8,7 +8,7 @@ namespace analysis {
 
 // Stems `word` in place (lowercase ASCII expected; any other byte counts as a consonant, as a non-a-z
 // char does in Lucene). Words of one or two bytes are left alone, as in the reference. Returns true when
-// the word changed.
+// the word may have changed (a suffix was rewritten, possibly to itself).
 bool porter_stem(std::string& word);
 
 }  // namespace analysis
