@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureGenerated } from '../models/generate.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 function crossgate(args: string[], input = ''): { code: number | null; stdout: string; stderr: string } {
@@ -43,6 +44,27 @@ describe('keyword CLI', () => {
     assert.match(dense.stderr, /--mode dense needs vectors, but .* is a keyword-only collection/);
     const bad = crossgate(['search', '--index', out, '--mode', 'fuzzy', '--query', 'x']);
     assert.match(bad.stderr, /--mode is "fuzzy"; expected dense, keyword or hybrid/);
+  });
+
+  it('a collection built with a bi-encoder searches in all three modes; hybrid hits carry their sources', async () => {
+    const bi = await ensureGenerated('tiny-bi', { root: join(root, 'models') });
+    const lines = ['alpha beta', 'gamma delta', 'beta gamma E4021'].map((text, i) => JSON.stringify({ id: `d${i}`, text })).join('\n');
+    const out = join(root, 'both');
+    assert.equal(crossgate(['index', 'build', '--bi-encoder', bi, '--out', out], lines).code, 0);
+    for (const mode of ['dense', 'keyword', 'hybrid']) {
+      const r = crossgate(['search', '--index', out, '--mode', mode, '--top-k', '3', '--query', 'E4021 beta', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const hits = (JSON.parse(r.stdout) as { hits: { id: string; score: number; sources?: Record<string, { rank: number }> }[] }).hits;
+      assert.ok(hits.length > 0, mode);
+      if (mode === 'keyword') assert.equal(hits[0].id, 'd2');
+      if (mode === 'hybrid') assert.ok(hits.every((h) => h.sources && (h.sources.dense || h.sources.keyword)));
+      else assert.ok(hits.every((h) => h.sources === undefined));
+    }
+    const dense = join(root, 'dense');
+    assert.equal(crossgate(['index', 'build', '--bi-encoder', bi, '--dense-only', '--out', dense], lines).code, 0);
+    const r = crossgate(['search', '--index', dense, '--mode', 'keyword', '--query', 'beta']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /--mode keyword needs a keyword index, but .* has none \(built with --dense-only/);
   });
 
   it('rejects --keyword with --bi-encoder, and lines without an id', () => {

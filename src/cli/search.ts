@@ -54,6 +54,9 @@ export const searchCommand: CommandSpec = {
     if (mode !== 'keyword' && manifest.biEncoder === null) {
       throw new UsageError(`--mode ${mode} needs vectors, but ${indexDir} is a keyword-only collection; use --mode keyword or rebuild it with --bi-encoder`, spec);
     }
+    if (mode !== 'dense' && !manifest.keyword) {
+      throw new UsageError(`--mode ${mode} needs a keyword index, but ${indexDir} has none (built with --dense-only or before keyword search existed); use --mode dense or rebuild it`, spec);
+    }
     const biDir = biOverride ?? manifest.biEncoder?.dir;
     // Keyword search needs no model: the bi-encoder loads only for dense and hybrid.
     const bi = mode === 'keyword' || biDir === undefined ? null : await BiEncoder.load(biDir, opts);
