@@ -155,7 +155,7 @@ KeywordStats KeywordIndex::stats() const {
     s.memory_bytes += t.postings.capacity() + sizeof(Term) + t.text.capacity() + 48;  // + map node
   }
   s.memory_bytes += ids_.size() * (8 + 4 + 4 + 1 + 1 + 32);
-  const double n = static_cast<double>(ids_.size());
+  const double n = static_cast<double>(nonempty_);
   s.avg_length = n > 0 ? (params_.title_weight * static_cast<double>(sum_title_) + static_cast<double>(sum_text_)) / n : 0;
   return s;
 }
@@ -233,7 +233,7 @@ void KeywordIndex::add(const KeywordDocument* docs, size_t n) {
   std::vector<Undo> undo;
   std::vector<uint8_t> touched(terms_.size(), 0);
   const size_t old_docs = ids_.size(), old_terms = terms_.size();
-  const uint64_t old_postings = postings_, old_title = sum_title_, old_text = sum_text_;
+  const uint64_t old_postings = postings_, old_title = sum_title_, old_text = sum_text_, old_nonempty = nonempty_;
   try {
     ids_.reserve(old_docs + n);
     len_title_.reserve(old_docs + n);
@@ -272,6 +272,7 @@ void KeywordIndex::add(const KeywordDocument* docs, size_t n) {
       doc_of_.emplace(docs[i].id, doc);
       sum_title_ += a.len_title;
       sum_text_ += a.len_text;
+      if (a.len_title + uint64_t{a.len_text} > 0) ++nonempty_;
     }
   } catch (...) {
     for (const Undo& u : undo) {
@@ -290,6 +291,7 @@ void KeywordIndex::add(const KeywordDocument* docs, size_t n) {
     postings_ = old_postings;
     sum_title_ = old_title;
     sum_text_ = old_text;
+    nonempty_ = old_nonempty;
     throw;
   }
 }
@@ -338,7 +340,7 @@ void KeywordIndex::compact() {
   for (uint32_t t = 0; t < terms_.size(); ++t) term_of_.emplace(terms_[t].text, t);
   postings_ = postings;
   uint32_t w = 0;
-  sum_title_ = sum_text_ = 0;
+  sum_title_ = sum_text_ = nonempty_ = 0;
   for (uint32_t d = 0; d < n; ++d) {
     if (dead_[d]) continue;
     ids_[w] = ids_[d];
@@ -349,6 +351,7 @@ void KeywordIndex::compact() {
     doc_of_[ids_[w]] = w;
     sum_title_ += len_title_[w];
     sum_text_ += len_text_[w];
+    if (len_title_[w] + uint64_t{len_text_[w]} > 0) ++nonempty_;
     ++w;
   }
   ids_.resize(w);
@@ -379,11 +382,13 @@ std::vector<SearchHit> KeywordIndex::search(std::string_view query, size_t k) co
   std::shared_lock<std::shared_mutex> lock(mu_);
   const size_t n = ids_.size();
   std::vector<SearchHit> out;
-  if (n == 0 || qterms.empty()) return out;
+  // N counts documents with at least one term, as Lucene's docCount does; with none, nothing can match.
+  const uint64_t doc_count = nonempty_;
+  if (doc_count == 0 || qterms.empty()) return out;
 
   // Lucene computes these in float: avgdl = sumTotalTermFreq / docCount, cache[b] = 1 / (k1 (1 - b + b len / avgdl)).
   const double sum_len = params_.title_weight * static_cast<double>(sum_title_) + static_cast<double>(sum_text_);
-  float avgdl = static_cast<float>(sum_len / static_cast<double>(n));
+  float avgdl = static_cast<float>(sum_len / static_cast<double>(doc_count));
   if (!(avgdl > 0)) avgdl = 1;
   const float k1 = static_cast<float>(params_.k1), b = static_cast<float>(params_.b);
   float cache[256];
@@ -407,7 +412,7 @@ std::vector<SearchHit> KeywordIndex::search(std::string_view query, size_t k) co
     auto it = term_of_.find(text);
     if (it == term_of_.end()) continue;
     const Term& t = terms_[it->second];
-    const float weight = static_cast<float>(qcount) * bm25::idf(n, t.df);
+    const float weight = static_cast<float>(qcount) * bm25::idf(doc_count, t.df);
     PostingReader r(t.postings);
     Posting p;
     while (r.next(&p)) {
@@ -721,6 +726,7 @@ std::unique_ptr<KeywordIndex> KeywordIndex::load_from_memory(const void* data, s
     idx->norm_[d] = norm_byte(params, static_cast<uint32_t>(lt), static_cast<uint32_t>(lx));
     idx->sum_title_ += lt;
     idx->sum_text_ += lx;
+    if (lt + lx > 0) ++idx->nonempty_;
   }
   // Postings are re-derived lengths: every document's term frequencies must add up to its stored lengths.
   std::vector<uint64_t> seen_title(nd, 0), seen_text(nd, 0);

@@ -34,7 +34,7 @@ struct KeywordStats {
   uint64_t postings = 0;        // (term, document) pairs
   uint64_t postings_bytes = 0;  // delta + varint encoded
   uint64_t memory_bytes = 0;    // estimate: postings, dictionary, per-document arrays, id map
-  double avg_length = 0;        // average combined field length (tokens after stop words)
+  double avg_length = 0;        // average combined field length over documents with a term (tokens after stop words)
 };
 
 class KeywordIndex {
@@ -89,6 +89,8 @@ class KeywordIndex {
   std::vector<uint8_t> dead_;        // doc -> 1 while a remove() is compacting
   std::unordered_map<uint64_t, uint32_t> doc_of_;
   uint64_t sum_title_ = 0, sum_text_ = 0;
+  // Documents with at least one term: Lucene's docCount for the field (N in idf, the divisor of avgdl).
+  uint64_t nonempty_ = 0;
   uint64_t postings_ = 0;
 };
 

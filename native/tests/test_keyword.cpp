@@ -205,6 +205,10 @@ TEST(keyword_bm25_scores_match_hand_computation) {
   CHECK_EQ(idx.search("zzz", 5).size(), size_t{0});
   CHECK_EQ(idx.search("", 5).size(), size_t{0});
   CHECK_EQ(idx.search("banana cherry", 2).size(), size_t{2});
+  // Documents without a single term do not count in N or avgdl (Lucene's docCount is per field).
+  const KeywordDocument empty[] = {{40, "", ""}, {50, "", "   ...   "}};
+  idx.add(empty, 2);
+  CHECK(close(idx.search("apple", 1)[0].score, 0.53744069));
   CHECK_THROWS(idx.search("apple", 0));
 }
 
