@@ -28,7 +28,8 @@ void exercise(KeywordIndex& idx) {
   const KeywordDocument d{(uint64_t{1} << 53) - 1, "alpha", "new document"};
   if (!idx.has(d.id)) idx.add(&d, 1);
   idx.search("alpha document", 2);
-  auto again = KeywordIndex::load_from_memory(idx.serialize().data(), idx.serialize().size(), "re-serialised");
+  const std::string bytes = idx.serialize();
+  auto again = KeywordIndex::load_from_memory(bytes.data(), bytes.size(), "re-serialised");
   if (again->count() != idx.count()) std::abort();
 }
 
@@ -67,7 +68,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   KeywordIndex idx(ao, crossgate::bm25::Params{});
   const std::string text(reinterpret_cast<const char*>(data) + 4, size - 4);
-  const KeywordDocument docs[] = {{1, "alpha", text}, {7, "", "beta gamma the document"}, {9, text.substr(0, text.size() / 2), "alpha alpha"}};
+  const std::string half = text.substr(0, text.size() / 2);  // named: a string_view must not outlive it
+  const KeywordDocument docs[] = {{1, "alpha", text}, {7, "", "beta gamma the document"}, {9, half, "alpha alpha"}};
   idx.add(docs, 3);
   std::string f = idx.serialize();
   const size_t body = f.size() - 52;
