@@ -79,9 +79,14 @@ class Analyzer {
   std::vector<std::string> terms(std::string_view text) const;
 
  private:
+  bool is_stop(const std::string& term) const;
+
   AnalyzerOptions opts_;
   bool english_;
   std::unordered_set<std::string> stop_;
+  // Cheap pre-checks before hashing: stop words' lengths (bit n = length n, 64+ in bit 63) and first bytes.
+  uint64_t stop_lengths_ = 0;
+  bool stop_first_[256] = {};
 };
 
 }  // namespace analysis
