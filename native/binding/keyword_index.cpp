@@ -8,8 +8,10 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "guarded.h"
 #include "keyword_index.h"
 
 namespace {
@@ -72,15 +74,8 @@ int kind_of(const std::exception& e) {
 
 template <class F>
 auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw to_js_error(env, kind_of(e), e.what());
-  } catch (...) {
-    throw Napi::Error::New(env, kUnknown);
-  }
+  return crossgate_binding::guarded_call(env, "KeywordIndex", std::forward<F>(body),
+                                         [&](const std::exception& e) { return to_js_error(env, kind_of(e), e.what()); });
 }
 
 uint64_t to_id(Napi::Env env, double d, const std::string& where) {
