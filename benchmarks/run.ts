@@ -19,8 +19,9 @@ import { trial as t06 } from './06.index.flat.js';
 import { trial as t07 } from './07.ws.streaming.js';
 import { trial as t08 } from './08.frontend.overhead.js';
 import { trial as t09 } from './09.server.latency.js';
+import { trial as t10 } from './10.infer.mixed-load.js';
 
-const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09];
+const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09, t10];
 
 const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--ep cpu|cuda] [--out DIR] [--render]';
 

@@ -370,12 +370,14 @@ test('no starvation: a stream of new small calls slows an old large call down bu
     others.push(s.submit(encoding(tag++, [45, 45, 45])));
     const ran = runner.ran[runner.ran.length - 1];
     sinceOld = ran.tags.includes(1) ? 0 : sinceOld + 1;
-    assert.ok(sinceOld <= STARVATION_ROUNDS, `the old call waited ${sinceOld} batches in a row`);
+    // Passed over for STARVATION_ROUNDS dispatches it is due; small calls that go out whole may still
+    // go first up to twice that.
+    assert.ok(sinceOld <= 2 * STARVATION_ROUNDS, `the old call waited ${sinceOld} batches in a row`);
     await runner.release();
     batches++;
   }
   const r = await old;
-  assert.ok(batches <= (STARVATION_ROUNDS + 1) * Math.ceil(lengths.length / 3) + 2, `the old call took ${batches} batches`);
+  assert.ok(batches <= (2 * STARVATION_ROUNDS + 1) * Math.ceil(lengths.length / 3) + 2, `the old call took ${batches} batches`);
   lengths.forEach((len, i) => assert.equal(r.data[i], expected(1, i, len)));
   runner.auto = true;
   while (runner.held.length) await runner.release();

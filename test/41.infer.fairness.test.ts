@@ -68,7 +68,7 @@ for (const capacity of [1, 2]) {
     const s = scheduler(runner, capacity);
     const large = [1, 2, 3, 4].map((tag) => s.submit(encoding(tag, passageLengths(tag, 100))));
     assert.equal(runner.held.length, capacity, 'every worker is busy with the large calls');
-    const smallLengths = [40, 180, 320]; // three different lengths: one batch must still hold all of them
+    const smallLengths = [40, 150, 260]; // three different lengths: one batch must still hold all of them
     let smallDone = false;
     const small = s.submit(encoding(9, smallLengths)).then((r) => { smallDone = true; return r; });
     await runner.release();
@@ -120,9 +120,9 @@ test('a small call of similar lengths is packed with other calls\' rows into a f
   await Promise.all([...large, small]);
 });
 
-// Fairness has a price under overload: a small call goes out whole, padded to its longest row, where
-// the old oldest-first policy spread its rows over length-matched batches (0.1% waste on this workload,
-// with the small calls waiting behind whole large ones). Lone calls keep the planner's waste (~2.4%).
+// Only small calls (padding them to one length adds at most 1/4 of a batch) go out whole, so the
+// padding fairness costs is bounded by their own rows: 4.7% here, where the old oldest-first policy had
+// 0.1% (and kept the small calls waiting) and gathering every request that fit one batch had 10.6%.
 test('mixed load keeps the padding waste bounded: 90% 3-passage and 10% 100-passage calls', async () => {
   const runner = new HeldRunner();
   runner.auto = true;
@@ -139,5 +139,5 @@ test('mixed load keeps the padding waste bounded: 90% 3-passage and 10% 100-pass
   await Promise.all(calls);
   const waste = paddingWaste(total);
   console.log(`# mixed-load padding waste ${(waste * 100).toFixed(2)}% over ${total.batches} batches`);
-  assert.ok(waste <= 0.15, `padding waste ${(waste * 100).toFixed(2)}%`);
+  assert.ok(waste <= 0.06, `padding waste ${(waste * 100).toFixed(2)}%`);
 });

@@ -17,10 +17,11 @@
 // - No starvation. A request with waiting rows that has been passed over by STARVATION_ROUNDS x
 //   capacity dispatches is the next anchor whatever its size, so a flood of small calls only slows a
 //   large one down, never stops it.
-// - Whole small requests. Under contention, an anchor whose remaining rows fit in one batch goes out
-//   whole (padded to its longest row), and the batch is filled up to the budget with the nearest
-//   shorter rows of other requests by the same cut planner: a small call needs one batch, not one per
-//   length group, and the batch stays full.
+// - Whole small requests. Under contention, a fresh anchor whose rows fit one batch and whose padding
+//   to its longest row adds at most 1/4 of a batch (WHOLE_REQUEST_PADDING) goes out whole, and the batch is filled
+//   with the nearest shorter rows of other requests by the same cut planner: a small call needs one
+//   batch, not one per length group. Larger requests and the tails of large ones are cut by the
+//   planner as before, so the padding this costs stays bounded by the small calls' own rows.
 // - Balance. A batch takes at most its share of the pending cost (queued / workers), so one request
 //   spreads over every worker and the last batches are the small ones (longest-processing-time first);
 //   under load the share is simply maxBatchTokens. Cost is tokens plus attention's square term
@@ -113,6 +114,12 @@ export const EAGER_MIN_TOKENS = 2048;
 export const EAGER_SPLIT = 8;
 /** Floor of the per-batch share of pending tokens, so a lone request is not cut into crumbs. */
 export const MIN_SHARE_TOKENS = 256;
+/**
+ * Under contention, a request that nothing has run of yet, whose rows fit one batch and whose padding
+ * to its longest row adds at most 1/this of maxBatchTokens, goes out whole in one batch. Others, and the
+ * tails of large ones, are cut by the planner: padding them to one length costs more than it saves.
+ */
+export const WHOLE_REQUEST_PADDING = 4;
 /** A request passed over by this many rounds of `capacity` dispatches is the next anchor, whatever its size. */
 export const STARVATION_ROUNDS = 8;
 
@@ -447,8 +454,21 @@ export class Scheduler {
       if (this.#dispatches - r.servedAt >= patience && (!starving || r.servedAt < starving.servedAt)) starving = r;
       if (!best || r.pendingCost < best.pendingCost || (r.pendingCost === best.pendingCost && r.seq < best.seq)) best = r;
     }
-    const req = starving ?? best;
-    return req ? { req, contended: waiting > 1 } : null;
+    const contended = waiting > 1;
+    // A small call that goes out whole costs the starving request one short batch of waiting, so it
+    // still goes first, up to twice the patience: a flood of small calls slows a large one, never stops it.
+    let req = starving ?? best;
+    if (starving && best && best !== starving && this.#dispatches - starving.servedAt < 2 * patience && this.#goesWhole(best, contended)) req = best;
+    return req ? { req, contended } : null;
+  }
+
+  /** Whether `req`'s rows go out together in one batch (see WHOLE_REQUEST_PADDING). */
+  #goesWhole(req: Request, contended: boolean): boolean {
+    if (!contended || !req.fresh || req.pending > this.#o.maxBatchRows) return false;
+    while (req.pendingByLen[req.maxPendingLen] === 0) req.maxPendingLen--;
+    const whole = req.pending * rowCost(req.maxPendingLen, this.#costLength);
+    const padding = whole - req.pendingCost; // what padding its rows to one length adds
+    return whole <= this.#o.maxBatchTokens && padding * WHOLE_REQUEST_PADDING <= this.#o.maxBatchTokens;
   }
 
   #pump(): void {
@@ -463,8 +483,7 @@ export class Scheduler {
         batch = this.#rows.take(req.minLen, budget, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
       } else {
         while (req.pendingByLen[req.maxPendingLen] === 0) req.maxPendingLen--;
-        const whole = req.pending * rowCost(req.maxPendingLen, this.#costLength);
-        if (contended && req.pending <= this.#o.maxBatchRows && whole <= this.#o.maxBatchTokens) {
+        if (this.#goesWhole(req, contended)) {
           batch = this.#rows.takeRequest(req, share, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
         } else {
           batch = this.#rows.take(req.maxPendingLen, share, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
