@@ -16,10 +16,10 @@ import { InferenceBackendError, InferenceClosedError, QueueFullError, RequestCan
 import { Scheduler, STARVATION_ROUNDS, type BatchEvent, type BatchRunner, type PartialResult } from '../src/infer/scheduler.js';
 import { paddingWaste } from '../src/infer/batcher.js';
 import { DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_BATCH_TOKENS } from '../src/infer/options.js';
-import type { RunInput, RunOutput } from '../src/infer/pool.js';
-import { Tokenizer, type RaggedEncoding } from '../src/tokenize/index.js';
+import { Tokenizer } from '../src/tokenize/index.js';
 import { Rng } from '../models/random.js';
 import { texts } from './40.infer.texts.js';
+import { encoding, expected, ScriptedRunner } from './41.infer.scripted.js';
 
 
 const root = mkdtempSync(join(tmpdir(), 'crossgate-infer-scheduler-'));
@@ -263,55 +263,6 @@ test('close() rejects queued calls with the closed error, lets the running batch
 
 // ---- Policy, against a scripted runner: each row's "logit" is the sum of its ids, so results are checkable.
 
-interface Ran { rows: number; seqLen: number; tags: number[] }
-class ScriptedRunner implements BatchRunner {
-  readonly ran: Ran[] = [];
-  readonly held: { resolve: (o: RunOutput) => void; reject: (e: Error) => void; out: RunOutput; failed: boolean }[] = [];
-  /** Tags (id / 1000) whose presence makes a batch fail. */
-  poison = new Set<number>();
-  auto = false;
-  run(input: RunInput): Promise<RunOutput> {
-    const data = new Float32Array(input.batchSize);
-    const tags: number[] = [];
-    let failed = false;
-    for (let b = 0; b < input.batchSize; b++) {
-      let s = 0;
-      for (let t = 0; t < input.seqLen; t++) if (input.attentionMask[b * input.seqLen + t] === 1n) s += Number(input.inputIds[b * input.seqLen + t]);
-      data[b] = s;
-      const tag = Math.floor(Number(input.inputIds[b * input.seqLen]) / 1000);
-      tags.push(tag);
-      if (this.poison.has(tag)) failed = true;
-    }
-    this.ran.push({ rows: input.batchSize, seqLen: input.seqLen, tags });
-    return new Promise((resolve, reject) => {
-      const job = { resolve, reject, out: { data, cols: 1 }, failed };
-      if (this.auto) setImmediate(() => this.#finish(job));
-      else this.held.push(job);
-    });
-  }
-  #finish(job: ScriptedRunner['held'][number]): void {
-    if (job.failed) job.reject(new InferenceBackendError('model output is NaN in batch row 0'));
-    else job.resolve(job.out);
-  }
-  /** Finishes the oldest held batch. */
-  async release(): Promise<void> {
-    const job = this.held.shift();
-    assert.ok(job, 'no batch is running');
-    this.#finish(job);
-    await tick();
-  }
-}
-
-/** A ragged encoding whose row i has `lengths[i]` tokens: [tag*1000 + i, 1, 1, ...]. */
-function encoding(tag: number, lengths: ArrayLike<number>): RaggedEncoding {
-  const n = lengths.length;
-  const offsets = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lengths[i];
-  const ids = new Int32Array(offsets[n]).fill(1);
-  for (let i = 0; i < n; i++) ids[offsets[i]] = tag * 1000 + i;
-  return { count: n, ids, typeIds: new Uint8Array(offsets[n]), offsets, truncated: new Uint8Array(n) };
-}
-const expected = (tag: number, i: number, len: number): number => tag * 1000 + i + len - 1;
 
 function scheduler(runner: BatchRunner, over: Partial<ConstructorParameters<typeof Scheduler>[1]> = {}): Scheduler {
   return new Scheduler(runner, { capacity: 1, maxBatchTokens: DEFAULT_MAX_BATCH_TOKENS, maxBatchRows: DEFAULT_MAX_BATCH_ROWS, batchOverheadTokens: 32, maxQueueTokens: 1 << 20, padId: 0, ...over });

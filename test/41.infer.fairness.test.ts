@@ -4,53 +4,10 @@
 // leaves, whole, in a batch that is still full; among large calls the one nearest completion goes first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as tick } from 'node:timers/promises';
 import { Scheduler, type BatchRunner } from '../src/infer/scheduler.js';
 import { paddingWaste, rowCost } from '../src/infer/batcher.js';
-import type { RunInput, RunOutput } from '../src/infer/pool.js';
-import type { RaggedEncoding } from '../src/tokenize/index.js';
 import { Rng } from '../models/random.js';
-
-interface Ran { rows: number; seqLen: number; tags: number[] }
-
-/** Holds every batch until released; a row's "logit" is the sum of its ids, its tag is ids[0] / 1000. */
-class HeldRunner implements BatchRunner {
-  readonly ran: Ran[] = [];
-  readonly held: { resolve: (o: RunOutput) => void; out: RunOutput }[] = [];
-  auto = false;
-  run(input: RunInput): Promise<RunOutput> {
-    const data = new Float32Array(input.batchSize);
-    const tags: number[] = [];
-    for (let b = 0; b < input.batchSize; b++) {
-      let s = 0;
-      for (let t = 0; t < input.seqLen; t++) if (input.attentionMask[b * input.seqLen + t] === 1n) s += Number(input.inputIds[b * input.seqLen + t]);
-      data[b] = s;
-      tags.push(Math.floor(Number(input.inputIds[b * input.seqLen]) / 1000));
-    }
-    this.ran.push({ rows: input.batchSize, seqLen: input.seqLen, tags });
-    return new Promise((resolve) => {
-      const job = { resolve, out: { data, cols: 1 } };
-      if (this.auto) setImmediate(() => resolve(job.out));
-      else this.held.push(job);
-    });
-  }
-  async release(): Promise<void> {
-    const job = this.held.shift();
-    assert.ok(job, 'no batch is running');
-    job.resolve(job.out);
-    await tick();
-  }
-}
-
-/** Row i has lengths[i] tokens: [tag*1000 + i, 1, 1, ...], so its logit is tag*1000 + i + len - 1. */
-function encoding(tag: number, lengths: ArrayLike<number>): RaggedEncoding {
-  const n = lengths.length;
-  const offsets = new Int32Array(n + 1);
-  for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i] + lengths[i];
-  const ids = new Int32Array(offsets[n]).fill(1);
-  for (let i = 0; i < n; i++) ids[offsets[i]] = tag * 1000 + i;
-  return { count: n, ids, typeIds: new Uint8Array(offsets[n]), offsets, truncated: new Uint8Array(n) };
-}
+import { encoding, ScriptedRunner } from './41.infer.scripted.js';
 
 /** Rerank-like passage lengths: log-normal around 110 tokens, 30..400. */
 function passageLengths(seed: number, n: number): number[] {
@@ -64,7 +21,7 @@ function scheduler(runner: BatchRunner, capacity: number): Scheduler {
 
 for (const capacity of [1, 2]) {
   test(`${capacity} worker(s): a 3-passage call behind four 100-passage calls goes out whole in the next batch that leaves`, async () => {
-    const runner = new HeldRunner();
+    const runner = new ScriptedRunner();
     const s = scheduler(runner, capacity);
     const large = [1, 2, 3, 4].map((tag) => s.submit(encoding(tag, passageLengths(tag, 100))));
     assert.equal(runner.held.length, capacity, 'every worker is busy with the large calls');
@@ -90,7 +47,7 @@ for (const capacity of [1, 2]) {
 }
 
 test('among large calls the one nearest completion goes first, so they finish one after another', async () => {
-  const runner = new HeldRunner();
+  const runner = new ScriptedRunner();
   const s = scheduler(runner, 1);
   const done: number[] = [];
   const calls = [1, 2, 3].map((tag) => s.submit(encoding(tag, passageLengths(10 + tag, 100))).then(() => { done.push(tag); }));
@@ -105,7 +62,7 @@ test('among large calls the one nearest completion goes first, so they finish on
 });
 
 test('a small call of similar lengths is packed with other calls\' rows into a full batch', async () => {
-  const runner = new HeldRunner();
+  const runner = new ScriptedRunner();
   const s = scheduler(runner, 1);
   const large = [1, 2].map((tag) => s.submit(encoding(tag, new Array<number>(100).fill(125))));
   const small = s.submit(encoding(9, [120, 124, 125]));
@@ -124,7 +81,7 @@ test('a small call of similar lengths is packed with other calls\' rows into a f
 // padding fairness costs is bounded by their own rows: 4.7% here, where the old oldest-first policy had
 // 0.1% (and kept the small calls waiting) and gathering every request that fit one batch had 10.6%.
 test('mixed load keeps the padding waste bounded: 90% 3-passage and 10% 100-passage calls', async () => {
-  const runner = new HeldRunner();
+  const runner = new ScriptedRunner();
   runner.auto = true;
   const s = scheduler(runner, 2);
   const total = { batches: 0, realTokens: 0, paddedTokens: 0 };

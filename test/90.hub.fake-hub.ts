@@ -3,7 +3,7 @@
 // and injected faults (a corrupted file, a connection cut halfway or stalled, 5xx answers and dropped
 // connections, slow transfers). Not a test file itself.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
@@ -112,6 +112,12 @@ export class FakeHub {
     const sha = h.digest('hex');
     this.repos.set(repoId, { sha, files, gated: opts.gated ?? false });
     return sha;
+  }
+
+  /** A fresh cache under `root` and an environment that points at this hub and nowhere else (no real token, no real cache). */
+  cacheEnv(root: string, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; cache: string } {
+    const cache = mkdtempSync(join(root, 'cache-'));
+    return { cache, env: { HF_ENDPOINT: this.hubUrl, HF_HUB_CACHE: cache, HOME: join(root, 'home'), HF_HUB_DOWNLOAD_TIMEOUT: '5', ...extra } };
   }
 
   countRequests(pred: (r: SeenRequest) => boolean): number {

@@ -25,8 +25,7 @@ const PASSAGES = ['To reset your password, open the login page and click forgot 
 
 /** A fresh cache and an environment that points at the fake hub and nowhere else (no real token, no real cache). */
 function env(extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; cache: string } {
-  const cache = mkdtempSync(join(root, 'cache-'));
-  return { cache, env: { HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: cache, HOME: join(root, 'home'), HF_HUB_DOWNLOAD_TIMEOUT: '5', ...extra } };
+  return hub.cacheEnv(root, extra);
 }
 
 async function rejectsHub(p: Promise<unknown>, code: string, ...patterns: RegExp[]): Promise<HubError> {

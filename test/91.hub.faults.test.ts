@@ -17,8 +17,7 @@ let crossDir: string;
 let hub: FakeHub;
 
 function env(extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; cache: string } {
-  const cache = mkdtempSync(join(root, 'cache-'));
-  return { cache, env: { HF_ENDPOINT: hub.hubUrl, HF_HUB_CACHE: cache, HOME: join(root, 'home'), HF_HUB_DOWNLOAD_TIMEOUT: '5', ...extra } };
+  return hub.cacheEnv(root, extra);
 }
 
 /** Every path under `dir`, relative, sorted: the cache's state to compare before and after. */
