@@ -3,7 +3,7 @@
 // Inputs: the frames in native/tests/corpus/wire/ (written there on first run from every message type),
 // mutated (byte sets, bit flips, interesting u32 at 4-byte boundaries, truncations, splices) plus random
 // frames with a valid identifier. Anything but a WireError or a message that re-encodes to itself, or a
-// frame slower than 250 ms, is a failure: the frame is saved as native/tests/corpus/wire/crash-<hash>.bin
+// frame slower than 250 ms (the least of 3 tries, so a loaded machine does not count), is a failure: the frame is saved as native/tests/corpus/wire/crash-<hash>.bin
 // (a regression input from then on) and the run exits 1. The quick version runs in `npm test`
 // (test/70.wire.fuzz.test.ts).
 import { createHash } from 'node:crypto';
@@ -36,6 +36,17 @@ function corpus(): Uint8Array[] {
   return readdirSync(CORPUS).sort().map((n) => new Uint8Array(readFileSync(join(CORPUS, n))));
 }
 
+/** Milliseconds one decode of `frame` takes, the least of `tries` (a loaded machine or a GC pause can stall any one try). */
+function decodeMs(frame: Uint8Array, tries: number): number {
+  let best = Infinity;
+  for (let i = 0; i < tries; i++) {
+    const t0 = performance.now();
+    try { decodeBinary(frame, { maxBytes: MAX_BYTES }); } catch { /* timed only */ }
+    best = Math.min(best, performance.now() - t0);
+  }
+  return best;
+}
+
 /** Why `frame` is a bug, or null when the decoder behaved. */
 function check(frame: Uint8Array): string | null {
   const t0 = performance.now();
@@ -46,8 +57,10 @@ function check(frame: Uint8Array): string | null {
     if (!(e instanceof WireError)) return `threw ${String(e)}`;
     if (e.message.length === 0 || e.message.length > 1000) return `an error message of ${e.message.length} chars`;
   }
-  const ms = performance.now() - t0;
-  if (ms > SLOW_MS) return `took ${ms.toFixed(0)} ms`;
+  if (performance.now() - t0 > SLOW_MS) {
+    const ms = decodeMs(frame, 3);
+    if (ms > SLOW_MS) return `took ${ms.toFixed(0)} ms (the least of 3 tries)`;
+  }
   if (msg) {
     try {
       if (!isDeepStrictEqual(decodeBinary(encodeBinary(msg)), msg)) return 'decoded to a message that does not survive a re-encode';
