@@ -20,8 +20,9 @@ import { trial as t07 } from './07.ws.streaming.js';
 import { trial as t08 } from './08.frontend.overhead.js';
 import { trial as t09 } from './09.server.latency.js';
 import { trial as t10 } from './10.keyword.bm25.js';
+import { trial as t11 } from './11.infer.mixed-load.js';
 
-const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09, t10];
+const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09, t10, t11];
 
 const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--ep cpu|cuda] [--out DIR] [--render]';
 

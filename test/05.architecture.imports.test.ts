@@ -17,7 +17,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'version.ts': ['native.ts'],
   wire: [],
   tokenize: ['native.ts'],
-  index: ['native.ts'],
+  index: ['native.ts', 'platform.ts'],
   models: ['native.ts', 'version.ts', 'platform.ts'],
   infer: ['models', 'tokenize', 'native.ts'],
   pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts', 'platform.ts'],

@@ -1,8 +1,9 @@
 // A loopback stand-in for the Hugging Face hub and its CDN, for the hub tests: model-info JSON, resolve
 // URLs (302 to the CDN for LFS files, with X-Linked-Etag/-Size), Range requests, gated and missing repos,
-// and injected faults (a corrupted file, a connection cut halfway, slow transfers). Not a test file itself.
+// and injected faults (a corrupted file, a connection cut halfway or stalled, 5xx answers and dropped
+// connections, slow transfers). Not a test file itself.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative, sep } from 'node:path';
@@ -64,6 +65,12 @@ export class FakeHub {
   readonly corrupt = new Set<string>();
   /** "repo/path" keys whose next full GET is cut after half of the bytes (each entry is used once). */
   readonly cutOnce = new Set<string>();
+  /** "repo/path" keys whose next full GET on the CDN sends half of the bytes and then goes quiet, keeping the connection open. */
+  readonly stallOnce = new Set<string>();
+  /** Answers for the next requests to the hub (listing, resolve) and to the CDN, consumed in order: an HTTP
+   *  status (served as an error), or 'reset' (the connection is dropped before any answer). */
+  readonly hubFaults: (number | 'reset')[] = [];
+  readonly cdnFaults: (number | 'reset')[] = [];
   /** Milliseconds between 64 KiB chunks on the CDN (to make transfers overlap). */
   slowMs = 0;
   readonly token = 'hf_test_token_0123456789';
@@ -107,6 +114,12 @@ export class FakeHub {
     return sha;
   }
 
+  /** A fresh cache under `root` and an environment that points at this hub and nowhere else (no real token, no real cache). */
+  cacheEnv(root: string, extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; cache: string } {
+    const cache = mkdtempSync(join(root, 'cache-'));
+    return { cache, env: { HF_ENDPOINT: this.hubUrl, HF_HUB_CACHE: cache, HOME: join(root, 'home'), HF_HUB_DOWNLOAD_TIMEOUT: '5', ...extra } };
+  }
+
   countRequests(pred: (r: SeenRequest) => boolean): number {
     return this.requests.filter(pred).length;
   }
@@ -127,7 +140,8 @@ export class FakeHub {
       this.#error(res, 404, 'RepoNotFound', 'Repository not found');
       return null;
     }
-    if (repo.gated && req.headers.authorization !== `Bearer ${this.token}`) {
+    // As on huggingface.co, a gated repo's listing is public; its files are not.
+    if (repo.gated && req.headers.authorization !== `Bearer ${this.token}` && !/^\/api\/models\//.test(req.url ?? '')) {
       this.#error(res, 401, 'GatedRepo', `Access to model ${repoId} is restricted. You must be authenticated to access it.`);
       return null;
     }
@@ -138,8 +152,18 @@ export class FakeHub {
     return repo;
   }
 
+  /** Serves the next queued fault, if any; true when it did. */
+  #fault(queue: (number | 'reset')[], res: ServerResponse): boolean {
+    const f = queue.shift();
+    if (f === undefined) return false;
+    if (f === 'reset') res.socket?.destroy();
+    else this.#error(res, f, null, `injected HTTP ${f}`);
+    return true;
+  }
+
   #onHub(req: IncomingMessage, res: ServerResponse): void {
     this.#record('hub', req);
+    if (this.#fault(this.hubFaults, res)) return;
     const url = new URL(req.url ?? '/', this.hubUrl);
     const path = decodeURIComponent(url.pathname);
     let m = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(path);
@@ -188,6 +212,7 @@ export class FakeHub {
 
   async #onCdn(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#record('cdn', req);
+    if (this.#fault(this.cdnFaults, res)) return;
     const url = new URL(req.url ?? '/', this.cdnUrl);
     const m = /^\/repos\/([^/]+)\/([0-9a-f]{64})$/.exec(url.pathname);
     const repoId = m ? decodeURIComponent(m[1]) : '';
@@ -227,12 +252,18 @@ export class FakeHub {
       return;
     }
     const cut = !range && this.cutOnce.delete(key);
-    const limit = cut ? Math.floor(body.length / 2) : body.length;
+    const stall = !range && !cut && this.stallOnce.delete(key);
+    const limit = cut || stall ? Math.floor(body.length / 2) : body.length;
     const chunk = 64 * 1024;
     for (let off = 0; off < limit; off += chunk) {
       const piece = body.subarray(off, Math.min(limit, off + chunk));
       if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
       if (this.slowMs) await new Promise((r) => setTimeout(r, this.slowMs));
+    }
+    if (stall) {
+      // Half the bytes, then silence with the connection open, until the client gives up on it.
+      await new Promise((r) => res.once('close', r));
+      return;
     }
     if (cut) {
       // Let the first half reach the client, then drop the connection mid-body.

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "crc32c.h"
@@ -409,6 +410,9 @@ class FileWriter {
   FileWriter(int fd, std::string tmp, std::string target) : fd_(fd), tmp_(std::move(tmp)), target_(std::move(target)) {
     if (const char* f = std::getenv("CROSSGATE_FAULT_SAVE_AFTER_BYTES")) {
       if (*f) fault_after_ = std::strtoull(f, nullptr, 10);
+      // "<n>:pause" writes n bytes, says so on stderr and then blocks forever: a test kills the
+      // process there to prove a save killed mid-write loses nothing and its temporary gets cleaned.
+      pause_at_fault_ = std::strstr(f, ":pause") != nullptr;
     }
   }
 
@@ -419,6 +423,12 @@ class FileWriter {
       size_t chunk = std::min(n, kIoChunk);
       if (written_ + chunk > fault_after_) {
         chunk = fault_after_ > written_ ? static_cast<size_t>(fault_after_ - written_) : 0;
+        if (chunk == 0 && pause_at_fault_) {
+          std::fprintf(stderr, "crossgate-fault: index save paused after %llu bytes in %s\n",
+                       static_cast<unsigned long long>(written_), tmp_.c_str());
+          std::fflush(stderr);
+          for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+        }
         if (chunk == 0) {
           throw IndexError(IndexError::Kind::Io, "cannot save index to '" + target_ + "': writing '" + tmp_ +
                                                      "' failed after " + std::to_string(written_) +
@@ -443,6 +453,7 @@ class FileWriter {
   std::string tmp_, target_;
   uint64_t written_ = 0;
   uint64_t fault_after_ = std::numeric_limits<uint64_t>::max();
+  bool pause_at_fault_ = false;
   uint32_t crc_ = 0;
 };
 

@@ -1,5 +1,6 @@
 // VectorIndex: exact inner-product (cosine on normalised vectors) search over the native flat index.
 // Validates and normalises every argument here; the native side checks again and does the work.
+import { removeStaleSaveSiblings } from './atomic-dir.js';
 import { loadNative, type NativeHits, type NativeVectorIndex, type NativeVectorIndexConstructor } from '../native.js';
 
 export type VectorStorage = 'f32' | 'f16' | 'int8';
@@ -187,9 +188,13 @@ export class VectorIndex {
     return out;
   }
 
-  /** Atomic: writes a temp file beside path, fsyncs, renames over path. A failed save keeps the old file. */
+  /**
+   * Atomic: writes a temp file beside path, fsyncs, renames over path. A failed save keeps the old file;
+   * temp files left by saves killed mid-write (their process gone) are removed here and at load().
+   */
   async save(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string; got ${describe(path)}`);
+    await removeStaleSaveSiblings(path, { includeOld: false });
     await this.#native.save(path);
   }
 
@@ -197,6 +202,7 @@ export class VectorIndex {
   static async load(path: string): Promise<VectorIndex> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string; got ${describe(path)}`);
     const native = await nativeClass().load(path);
+    await removeStaleSaveSiblings(path, { includeOld: false });
     const index = new VectorIndex({ dim: native.dim, storage: native.storage });
     index.#native = native;
     return index;

@@ -9,15 +9,25 @@
 //   a walk over a few hundred buckets, not a sort. A batch is a contiguous run of the length-sorted
 //   pending rows, cut by the planner's cost model (planCuts: padded cost + a per-run overhead), so
 //   one request alone gets the same low padding as planMicroBatches.
-// - Oldest first. Each batch holds the longest pending row of the oldest request that still has rows
-//   waiting (its "anchor"), so every batch moves that request forward and nobody starves; within a
-//   bucket, older requests' rows come first too.
+// - Shortest remaining first. Each batch is anchored on the request with the least pending cost (ties:
+//   the oldest), so a 3-passage call that arrives while 100-passage calls keep every worker busy goes
+//   into the next batch that leaves instead of queueing behind whole large calls (head-of-line
+//   blocking); among large calls, the one nearest completion goes first, which keeps their mean
+//   latency at the FIFO level instead of spreading every call over the whole backlog.
+// - No starvation. A request with waiting rows that has been passed over by STARVATION_ROUNDS x
+//   capacity dispatches is the next anchor whatever its size, so a flood of small calls only slows a
+//   large one down, never stops it.
+// - Whole small requests. Under contention, a fresh anchor whose rows fit one batch and whose padding
+//   to its longest row adds at most 1/4 of a batch (WHOLE_REQUEST_PADDING) goes out whole, and the batch is filled
+//   with the nearest shorter rows of other requests by the same cut planner: a small call needs one
+//   batch, not one per length group. Larger requests and the tails of large ones are cut by the
+//   planner as before, so the padding this costs stays bounded by the small calls' own rows.
 // - Balance. A batch takes at most its share of the pending cost (queued / workers), so one request
 //   spreads over every worker and the last batches are the small ones (longest-processing-time first);
 //   under load the share is simply maxBatchTokens. Cost is tokens plus attention's square term
 //   (rowCost, attentionCostLength): counted in tokens, a request's two longest rows made one batch
 //   that ran twice as long as everything else put together on the other worker.
-// - Early first partial. A request that listens for partials gets, while it is untouched and the oldest,
+// - Early first partial. A request that listens for partials gets, while it is untouched and the anchor,
 //   a small first batch built around its shortest rows, so its first partial comes after a short run
 //   instead of a full-budget one.
 // - Cancellation removes a request's pending rows before they reach a worker; rows already running
@@ -104,6 +114,14 @@ export const EAGER_MIN_TOKENS = 2048;
 export const EAGER_SPLIT = 8;
 /** Floor of the per-batch share of pending tokens, so a lone request is not cut into crumbs. */
 export const MIN_SHARE_TOKENS = 256;
+/**
+ * Under contention, a request that nothing has run of yet, whose rows fit one batch and whose padding
+ * to its longest row adds at most 1/this of maxBatchTokens, goes out whole in one batch. Others, and the
+ * tails of large ones, are cut by the planner: padding them to one length costs more than it saves.
+ */
+export const WHOLE_REQUEST_PADDING = 4;
+/** A request passed over by this many rounds of `capacity` dispatches is the next anchor, whatever its size. */
+export const STARVATION_ROUNDS = 8;
 
 interface Request {
   enc: RaggedEncoding;
@@ -114,6 +132,12 @@ interface Request {
   /** Rows not yet returned: waiting or running. */
   unfinished: number;
   pendingByLen: Int32Array;
+  /** Sum of rowCost over the rows still waiting: the shortest-remaining-first key. */
+  pendingCost: number;
+  /** The scheduler's dispatch count when a batch last carried rows of it (or when it was queued). */
+  servedAt: number;
+  /** Arrival rank: ties in pendingCost go to the older request. */
+  seq: number;
   maxPendingLen: number;
   minLen: number;
   /** Nothing of it has been handed to a worker yet. */
@@ -164,7 +188,9 @@ class PendingRows {
       const len = offsets[i + 1] - offsets[i];
       while (this.#buckets.length <= len) this.#buckets.push([]);
       this.#buckets[len].push({ req, row: i, len });
-      this.#cost += rowCost(len, this.#costLength);
+      const c = rowCost(len, this.#costLength);
+      this.#cost += c;
+      req.pendingCost += c;
     }
     this.#rows += req.count;
     this.#tokens += req.tokens;
@@ -185,6 +211,7 @@ class PendingRows {
     }
     this.#rows -= removed;
     req.pending = 0;
+    req.pendingCost = 0;
     return removed;
   }
 
@@ -225,15 +252,65 @@ class PendingRows {
       if (len > anchorLen) b.splice(b.length - c, c);
       else b.splice(0, c);
     }
+    this.#taken(batch);
+    return batch;
+  }
+
+  /**
+   * Takes every waiting row of `req` (seqLen: its longest) plus, up to the budget and row cap, the
+   * longest waiting rows of other requests that are no longer than that, as far as the cut planner
+   * finds them worth their padding. The caller checks that req's rows fit one batch.
+   */
+  takeRequest(req: Request, budget: number, rowCap: number, overhead: number): Entry[] {
+    const own: Entry[] = [];
+    let seqLen = 0;
+    for (let len = req.pendingByLen.length - 1; len >= 0; len--) {
+      if (req.pendingByLen[len] === 0) continue;
+      if (seqLen === 0) seqLen = len;
+      const b = this.#buckets[len];
+      const keep: Entry[] = [];
+      for (const e of b) (e.req === req ? own : keep).push(e);
+      this.#buckets[len] = keep;
+    }
+    const W = 2 * rowCap;
+    const others: Entry[] = []; // the heads of the buckets at or below seqLen, longest first, oldest first within a length
+    for (let len = Math.min(seqLen, this.#buckets.length - 1); len >= 0 && others.length < W; len--) {
+      const b = this.#buckets[len];
+      for (let i = 0; i < b.length && others.length < W; i++) others.push(b[i]);
+    }
+    // req's rows are padded to seqLen whatever happens, so the planner sees them at that length; it
+    // never cuts inside a run of equal lengths that fits, so take[0] covers all of them.
+    const lens = new Float64Array(own.length + others.length);
+    lens.fill(seqLen, 0, own.length);
+    for (let i = 0; i < others.length; i++) lens[own.length + i] = others[i].len;
+    const ownCost = own.length * rowCost(seqLen, this.#costLength);
+    const cuts = planCuts(lens, Math.max(budget, ownCost), Math.max(rowCap, own.length), overhead, this.#costLength);
+    const fill = others.slice(0, Math.max(0, (cuts.length > 0 ? cuts[0] : 0) - own.length));
+    let k = 0;
+    while (k < fill.length) {
+      const len = fill[k].len;
+      let c = 0;
+      while (k < fill.length && fill[k].len === len) { c++; k++; }
+      this.#buckets[len].splice(0, c);
+    }
+    const batch = own.concat(fill);
+    this.#taken(batch);
+    return batch;
+  }
+
+  /** Bookkeeping for rows that left the buckets into a batch. */
+  #taken(batch: Entry[]): void {
     for (const e of batch) {
+      const c = rowCost(e.len, this.#costLength);
       e.req.pending--;
       e.req.pendingByLen[e.len]--;
+      e.req.pendingCost -= c;
+      if (e.req.pending === 0) e.req.pendingCost = 0; // no float drift left behind
       this.#tokens -= e.len;
-      this.#cost -= rowCost(e.len, this.#costLength);
+      this.#cost -= c;
     }
     this.#rows -= batch.length;
-    if (this.#rows === 0) this.#cost = 0; // no float drift left behind
-    return batch;
+    if (this.#rows === 0) this.#cost = 0;
   }
 }
 
@@ -244,11 +321,15 @@ export class Scheduler {
   readonly #runner: BatchRunner;
   readonly #o: SchedulerOptions;
   readonly #rows: PendingRows;
+  readonly #costLength: number;
   /** Requests in arrival order; the head is the oldest that may still have rows waiting. */
   #order: Request[] = [];
   #head = 0;
   #inFlight = 0;
   #closed = false;
+  /** Batches dispatched so far: the clock of the starvation bound. */
+  #dispatches = 0;
+  #seq = 0;
   #cols = -1;
   #warnedOnBatch = false;
 
@@ -261,6 +342,7 @@ export class Scheduler {
     this.#runner = runner;
     this.#o = { ...opts };
     this.#rows = new PendingRows(costLength);
+    this.#costLength = costLength;
   }
 
   get queuedRows(): number { return this.#rows.rows; }
@@ -303,7 +385,7 @@ export class Scheduler {
     for (let i = 0; i < count; i++) pendingByLen[enc.offsets[i + 1] - enc.offsets[i]]++;
     return new Promise<ScheduledOutput>((resolve, reject) => {
       const req: Request = {
-        enc, count, tokens, pending: count, unfinished: count, pendingByLen, maxPendingLen: maxLen, minLen,
+        enc, count, tokens, pending: count, unfinished: count, pendingByLen, pendingCost: 0, servedAt: this.#dispatches, seq: this.#seq++, maxPendingLen: maxLen, minLen,
         fresh: true, eager: opts.onRows !== undefined && tokens >= EAGER_MIN_TOKENS,
         data: null, cols: -1, stats: { batches: 0, realTokens: 0, paddedTokens: 0 },
         tokenizationMs, enqueuedAt: performance.now(), firstDispatchAt: -1, lastDoneAt: -1, settled: false,
@@ -353,22 +435,62 @@ export class Scheduler {
     return this.#head < this.#order.length ? this.#order[this.#head] : null;
   }
 
+  /**
+   * The next anchor: the request with the least pending cost (ties: the oldest), unless one has been
+   * passed over for STARVATION_ROUNDS x capacity dispatches (then the longest-waiting such one). A
+   * linear scan: the waiting requests are bounded by maxQueueTokens, and one scan costs far less than
+   * the batch it picks. Returns whether other requests have waiting rows too.
+   */
+  #next(): { req: Request; contended: boolean } | null {
+    if (!this.#oldest()) return null;
+    const patience = STARVATION_ROUNDS * this.#o.capacity;
+    let best: Request | null = null;
+    let starving: Request | null = null;
+    let waiting = 0;
+    for (let i = this.#head; i < this.#order.length; i++) {
+      const r = this.#order[i];
+      if (r.pending === 0) continue;
+      waiting++;
+      if (this.#dispatches - r.servedAt >= patience && (!starving || r.servedAt < starving.servedAt)) starving = r;
+      if (!best || r.pendingCost < best.pendingCost || (r.pendingCost === best.pendingCost && r.seq < best.seq)) best = r;
+    }
+    const contended = waiting > 1;
+    // A small call that goes out whole costs the starving request one short batch of waiting, so it
+    // still goes first, up to twice the patience: a flood of small calls slows a large one, never stops it.
+    let req = starving ?? best;
+    if (starving && best && best !== starving && this.#dispatches - starving.servedAt < 2 * patience && this.#goesWhole(best, contended)) req = best;
+    return req ? { req, contended } : null;
+  }
+
+  /** Whether `req`'s rows go out together in one batch (see WHOLE_REQUEST_PADDING). */
+  #goesWhole(req: Request, contended: boolean): boolean {
+    if (!contended || !req.fresh || req.pending > this.#o.maxBatchRows) return false;
+    while (req.pendingByLen[req.maxPendingLen] === 0) req.maxPendingLen--;
+    const whole = req.pending * rowCost(req.maxPendingLen, this.#costLength);
+    const padding = whole - req.pendingCost; // what padding its rows to one length adds
+    return whole <= this.#o.maxBatchTokens && padding * WHOLE_REQUEST_PADDING <= this.#o.maxBatchTokens;
+  }
+
   #pump(): void {
     while (this.#inFlight < this.#o.capacity && this.#rows.rows > 0) {
-      const req = this.#oldest();
-      if (!req) return;
-      let anchor: number;
-      let budget: number;
+      const next = this.#next();
+      if (!next) return;
+      const { req, contended } = next;
+      const share = Math.min(this.#o.maxBatchTokens, Math.max(MIN_SHARE_TOKENS, Math.ceil(this.#rows.cost / this.#o.capacity)));
+      let batch: Entry[];
       if (req.fresh && req.eager) {
-        anchor = req.minLen;
-        budget = Math.max(MIN_SHARE_TOKENS, Math.ceil(req.tokens / (EAGER_SPLIT * this.#o.capacity)));
+        const budget = Math.min(this.#o.maxBatchTokens, Math.max(MIN_SHARE_TOKENS, Math.ceil(req.tokens / (EAGER_SPLIT * this.#o.capacity))));
+        batch = this.#rows.take(req.minLen, budget, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
       } else {
         while (req.pendingByLen[req.maxPendingLen] === 0) req.maxPendingLen--;
-        anchor = req.maxPendingLen;
-        budget = Math.max(MIN_SHARE_TOKENS, Math.ceil(this.#rows.cost / this.#o.capacity));
+        if (this.#goesWhole(req, contended)) {
+          batch = this.#rows.takeRequest(req, share, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
+        } else {
+          batch = this.#rows.take(req.maxPendingLen, share, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
+        }
       }
-      budget = Math.min(budget, this.#o.maxBatchTokens);
-      const batch = this.#rows.take(anchor, budget, this.#o.maxBatchRows, this.#o.batchOverheadTokens);
+      this.#dispatches++;
+      for (const e of batch) e.req.servedAt = this.#dispatches;
       this.#inFlight++;
       void this.#run(batch);
     }

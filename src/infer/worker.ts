@@ -107,10 +107,13 @@ async function main(): Promise<void> {
     try {
       if (t.type !== 'float32') throw new Error(`output '${outputName}' is ${t.type}; crossgate expects float32 (export the model in fp32 or a quantized variant with float outputs)`);
       const raw = t.data as Float32Array;
+      // NaN and ±Inf are both a broken model: an infinite logit would become probability 1 (or 0) and an
+      // infinite hidden state NaN after pooling, so every surface gets the same backend error from here.
       for (let i = 0; i < raw.length; i++) {
-        if (Number.isNaN(raw[i])) {
+        if (!Number.isFinite(raw[i])) {
           const row = Math.floor(i / (raw.length / req.batchSize));
-          throw new Error(`model output '${outputName}' is NaN in batch row ${row} (seqLen ${req.seqLen}); the ONNX file or its quantization is broken`);
+          const value = Number.isNaN(raw[i]) ? 'NaN' : raw[i] > 0 ? '+Infinity' : '-Infinity';
+          throw new Error(`model output '${outputName}' is ${value} in batch row ${row} (seqLen ${req.seqLen}); scores must be finite: the ONNX file or its quantization is broken`);
         }
       }
       if (task.kind === 'logits') {

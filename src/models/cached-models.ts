@@ -46,6 +46,7 @@ function blobBytes(repoDir: string): number {
   let total = 0;
   const blobs = join(repoDir, 'blobs');
   for (const f of existsSync(blobs) ? readdirSync(blobs) : []) {
+    if (f.endsWith('.incomplete')) continue; // a resumable partial download, not part of any model yet
     try {
       const st = lstatSync(join(blobs, f));
       if (st.isFile()) total += st.size;
@@ -111,7 +112,8 @@ export function listCachedModels(cacheDir: string): CachedModel[] {
     .filter((id): id is string => id !== null)
     .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
     .map((id) => describeCachedModel(cacheDir, id))
-    .filter((m): m is CachedModel => m !== null);
+    // A folder with no snapshot file is no model (only partial downloads, or an empty skeleton): not listed.
+    .filter((m): m is CachedModel => m !== null && m.snapshots.some((s) => s.files.length > 0));
 }
 
 /** Deletes a repo's cache folder and its lock folder. Returns the bytes freed, or null when not cached. */

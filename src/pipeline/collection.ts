@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VectorIndex, type VectorStorage } from '../index/vector-index.js';
 import { KeywordIndex, type KeywordIndexOptions } from '../index/keyword-index.js';
+import { removeStaleSaveSiblings, saveSiblings } from '../index/atomic-dir.js';
 import type { Embedder } from './ports.js';
 import type { RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './ports.js';
 
@@ -144,32 +145,6 @@ async function syncDir(path: string): Promise<void> {
   }
 }
 
-/** Sibling names save() uses while it works: <dir>.tmp-<pid>-<hex> (the new one), <dir>.old-<pid>-<hex> (the old one). */
-const SIBLING = /^(.*)\.(tmp|old)-(\d+)-([0-9a-f]+)$/;
-
-
-/** save()'s siblings of `target` in its parent directory, oldest first. */
-async function saveSiblings(target: string): Promise<{ path: string; kind: 'tmp' | 'old'; pid: number; mtimeMs: number }[]> {
-  const parent = dirname(target);
-  const base = basename(target);
-  let names: string[];
-  try {
-    names = await readdir(parent);
-  } catch {
-    return [];
-  }
-  const out = [];
-  for (const name of names) {
-    const m = SIBLING.exec(name);
-    if (!m || m[1] !== base) continue;
-    const path = join(parent, name);
-    try {
-      out.push({ path, kind: m[2] as 'tmp' | 'old', pid: Number(m[3]), mtimeMs: (await stat(path)).mtimeMs });
-    } catch { /* gone meanwhile */ }
-  }
-  return out.sort((a, b) => a.mtimeMs - b.mtimeMs);
-}
-
 /**
  * A save() that died between moving the old directory aside and moving the new one into place leaves
  * no directory at `target` but a complete `<target>.old-*`: put it back. The save never returned, so
@@ -188,12 +163,12 @@ async function recoverInterruptedSave(target: string): Promise<void> {
   await syncDir(dirname(target)).catch(() => undefined);
 }
 
-/** Leftovers of saves whose process is gone, once `target` holds a complete collection again. */
+/**
+ * Leftovers of saves whose process is gone (src/index/atomic-dir.ts): temporaries always, set-aside
+ * copies once `target` holds a complete collection again.
+ */
 async function removeStaleSiblings(target: string): Promise<void> {
-  if (!existsSync(join(target, MANIFEST_FILE))) return;
-  for (const s of await saveSiblings(target)) {
-    if (!processAlive(s.pid)) await rm(s.path, { recursive: true, force: true }).catch(() => undefined);
-  }
+  await removeStaleSaveSiblings(target, { includeOld: existsSync(join(target, MANIFEST_FILE)) });
 }
 
 /** One documents.jsonl line. add() takes any plain object as metadata, so a BigInt or a cycle fails here. */
@@ -287,6 +262,7 @@ export class Collection implements Retriever {
    */
   static async load(dir: string, encoder?: Embedder | null): Promise<Collection> {
     const manifest = await Collection.readManifest(dir);
+    await removeStaleSiblings(resolve(dir));
     const where = resolve(dir);
     let index: VectorIndex | null = null;
     if (encoder && manifest.biEncoder === null) {

@@ -45,10 +45,43 @@ export interface ExpectedContent {
 
 export interface DownloadOptions {
   onBytes?: (done: number, total: number) => void;
-  /** Attempts after a cut or stall before giving up (the partial file is kept for the next run). Default 3. */
+  /** Attempts after a cut, stall or transient 5xx before giving up (the partial file is kept for the next run). Default RETRY.retries. */
   retries?: number;
+  /** First wait before a retry; it doubles up to RETRY.maxDelayMs. Default RETRY.baseDelayMs. */
   retryDelayMs?: number;
   signal?: AbortSignal;
+}
+
+/**
+ * How transient failures are retried, on the shape of huggingface_hub's `http_backoff` (max_retries 5,
+ * base_wait_time 1 s, max_wait_time 8 s): a dropped connection, a timeout (no headers within
+ * HF_HUB_ETAG_TIMEOUT, no body bytes within HF_HUB_DOWNLOAD_TIMEOUT) and HTTP 500/502/503/504 are tried
+ * again after 1, 2, 4, 8, 8 s; a download resumes where it stopped with a Range request. Everything else
+ * (401/403 gated or private, 404, 429 rate limit, a checksum mismatch) fails at once: retrying cannot fix it.
+ */
+export const RETRY = { retries: 5, baseDelayMs: 1000, maxDelayMs: 8000, statuses: [500, 502, 503, 504] as readonly number[] };
+
+export interface RetryOptions {
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+/** Whether a failure is worth another try: the network, a timeout, or a transient server error. */
+export function isTransient(e: unknown): boolean {
+  return e instanceof HubError && (e.code === 'network' || (e.code === 'server' && e.status !== undefined && RETRY.statuses.includes(e.status)));
+}
+
+function backoffMs(attempt: number, baseMs: number): number {
+  return Math.min(RETRY.maxDelayMs, baseMs * 2 ** attempt);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = (): void => { clearTimeout(t); reject(signal!.reason); };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 const USER_AGENT = `crossgate/${VERSION}; node/${process.versions.node}`;
@@ -75,8 +108,25 @@ export class HubClient {
   readonly settings: HubSettings;
   readonly log: RequestRecord[] = [];
 
-  constructor(settings: HubSettings) {
+  readonly #retries: number;
+  readonly #retryDelayMs: number;
+
+  constructor(settings: HubSettings, retry: RetryOptions = {}) {
     this.settings = settings;
+    this.#retries = retry.retries ?? RETRY.retries;
+    this.#retryDelayMs = retry.retryDelayMs ?? RETRY.baseDelayMs;
+  }
+
+  /** Runs `fn`, retrying transient failures (isTransient) with RETRY's backoff. */
+  async #retrying<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!isTransient(e) || attempt >= this.#retries || signal?.aborted) throw e;
+        await sleep(backoffMs(attempt, this.#retryDelayMs), signal);
+      }
+    }
   }
 
   resolveUrl(repoId: string, revision: string, path: string): string {
@@ -94,8 +144,12 @@ export class HubClient {
     return h;
   }
 
-  /** fetch with a header timeout; network failures become HubError('network'). */
-  async #fetch(url: string, init: { method: string; headers?: Record<string, string>; signal?: AbortSignal }, what: string): Promise<Response> {
+  /**
+   * fetch with a header timeout; network failures become HubError('network'). With `stream`, `signal`
+   * stays linked to the request after the headers, so aborting it also aborts reading the body (the
+   * download's stall timer relies on that).
+   */
+  async #fetch(url: string, init: { method: string; headers?: Record<string, string>; signal?: AbortSignal; stream?: boolean }, what: string): Promise<Response> {
     if (this.settings.offline) throw new HubError('offline', `HF_HUB_OFFLINE is set: not fetching ${what} from ${url}`);
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(new Error(`no response within ${this.settings.etagTimeoutS} s (HF_HUB_ETAG_TIMEOUT)`)), this.settings.etagTimeoutS * 1000);
@@ -111,7 +165,7 @@ export class HubClient {
       throw new HubError('network', `cannot reach ${new URL(url).origin} for ${what}: ${reason}`, { cause: e });
     } finally {
       clearTimeout(timer);
-      init.signal?.removeEventListener('abort', onAbort);
+      if (!init.stream) init.signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -151,7 +205,11 @@ export class HubClient {
   }
 
   /** GET {endpoint}/api/models/{repo}/revision/{rev}?blobs=true: the commit and the file listing. */
-  async modelInfo(repoId: string, revision: string, signal?: AbortSignal): Promise<ModelInfo> {
+  modelInfo(repoId: string, revision: string, signal?: AbortSignal): Promise<ModelInfo> {
+    return this.#retrying(() => this.#modelInfo(repoId, revision, signal), signal);
+  }
+
+  async #modelInfo(repoId: string, revision: string, signal?: AbortSignal): Promise<ModelInfo> {
     const what = `the file listing of ${repoId}@${revision}`;
     let url = this.modelInfoUrl(repoId, revision);
     let res = await this.#fetch(url, { method: 'GET', signal }, what);
@@ -180,7 +238,11 @@ export class HubClient {
    * HEAD on the resolve URL, following only relative redirects (a renamed repo) and stopping at the
    * CDN redirect, whose headers carry the LFS file's sha256 (X-Linked-Etag) and size (X-Linked-Size).
    */
-  async fileMetadata(repoId: string, revision: string, path: string, signal?: AbortSignal): Promise<FileMetadata> {
+  fileMetadata(repoId: string, revision: string, path: string, signal?: AbortSignal): Promise<FileMetadata> {
+    return this.#retrying(() => this.#fileMetadata(repoId, revision, path, signal), signal);
+  }
+
+  async #fileMetadata(repoId: string, revision: string, path: string, signal?: AbortSignal): Promise<FileMetadata> {
     const what = `${path} of ${repoId}@${revision}`;
     let url = this.resolveUrl(repoId, revision, path);
     let res = await this.#fetch(url, { method: 'HEAD', signal }, what);
@@ -206,14 +268,14 @@ export class HubClient {
 
   /** GET following every redirect; the token goes only to the hub's own origin. */
   async #get(url: string, headers: Record<string, string>, what: string, signal?: AbortSignal): Promise<Response> {
-    let res = await this.#fetch(url, { method: 'GET', headers, signal }, what);
+    let res = await this.#fetch(url, { method: 'GET', headers, signal, stream: true }, what);
     for (let hops = 0; res.status >= 300 && res.status < 400; hops++) {
       const loc = res.headers.get('location');
       if (!loc) break;
       if (hops >= MAX_REDIRECTS) throw new HubError('protocol', `${what}: more than ${MAX_REDIRECTS} redirects from ${url}`);
       await res.body?.cancel();
       url = new URL(loc, url).toString();
-      res = await this.#fetch(url, { method: 'GET', headers, signal }, what);
+      res = await this.#fetch(url, { method: 'GET', headers, signal, stream: true }, what);
     }
     return res;
   }
@@ -225,7 +287,7 @@ export class HubClient {
    */
   async download(repoId: string, meta: FileMetadata, partPath: string, expected: ExpectedContent, opts: DownloadOptions = {}): Promise<void> {
     const what = `${meta.path} of ${repoId}@${meta.commit.slice(0, 12)}`;
-    const retries = opts.retries ?? 3;
+    const retries = opts.retries ?? this.#retries;
     const total = expected.size;
     for (let attempt = 0; ; attempt++) {
       let have = 0;
@@ -243,7 +305,7 @@ export class HubClient {
         await this.#fetchInto(repoId, meta, partPath, have, total, what, opts);
         break;
       } catch (e) {
-        if (e instanceof HubError && e.code !== 'network') throw e;
+        if (e instanceof HubError && !isTransient(e)) throw e;
         if (opts.signal?.aborted) throw e;
         if (attempt >= retries) {
           let kept = 0;
@@ -254,7 +316,7 @@ export class HubClient {
           }
           throw new HubError('network', `${what}: the download broke off ${attempt + 1} times (${e instanceof Error ? e.message : String(e)}); ${kept} of ${total} bytes are kept in ${partPath}, and running the same pull again resumes from there`, { cause: e });
         }
-        await new Promise((r) => setTimeout(r, (opts.retryDelayMs ?? 500) * 2 ** attempt));
+        await sleep(backoffMs(attempt, opts.retryDelayMs ?? this.#retryDelayMs), opts.signal);
       }
     }
     await verifyFile(partPath, expected, what);

@@ -1,7 +1,7 @@
 // `models pull`: list the repo at a revision, choose the files crossgate needs, and fetch each into the
 // shared cache (blob by etag, locked, resumed, verified), then link the snapshot and write refs/{revision}.
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HubClient, type ExpectedContent, type Sibling } from './client.js';
 import { checkSnapshot, findCachedSnapshot, linkBlob, locksDir, repoCacheDir, writeRef } from './cache.js';
@@ -98,7 +98,7 @@ export async function pullModel(ref: string, opts: PullOptions = {}): Promise<Pu
     if (checkSnapshot(dir, { quantized: opts.quantized }).complete) return fromCache(repoId, revision, revision, dir, 0);
   }
 
-  const client = new HubClient(settings);
+  const client = new HubClient(settings, { retries: opts.retries, retryDelayMs: opts.retryDelayMs });
   let info;
   try {
     info = await client.modelInfo(repoId, revision, opts.signal);
@@ -114,7 +114,7 @@ export async function pullModel(ref: string, opts: PullOptions = {}): Promise<Pu
   const commit = info.sha;
   if (!COMMIT_HASH.test(commit)) throw new HubError('protocol', `the listing of ${repoId}@${revision} gives commit ${JSON.stringify(commit)}, not a 40-hex git hash`);
   const byName = new Map(info.siblings.map((s) => [s.rfilename, s]));
-  let plan;
+  let plan: ReturnType<typeof planFiles>;
   try {
     plan = planFiles(repoId, revision, [...byName.keys()], { quantized: opts.quantized });
   } catch (e) {
@@ -123,10 +123,22 @@ export async function pullModel(ref: string, opts: PullOptions = {}): Promise<Pu
   }
   emit({ type: 'plan', repoId, revision, commit, files: plan.files.map((path) => ({ path, size: siblingSize(byName.get(path)) })) });
 
-  await mkdir(join(repoDir, 'blobs'), { recursive: true });
-  await writeRef(repoDir, revision, commit);
   const snapshot = join(repoDir, 'snapshots', commit);
   const files: PulledFile[] = [];
+  const undo = new PullUndo(settings.cacheDir, repoId, snapshot);
+  try {
+    await undo.mkdir(join(repoDir, 'blobs'));
+    await fetchFiles();
+    // The ref goes last: until every file is in place the cache does not claim this revision.
+    await writeRef(repoDir, revision, commit);
+  } catch (e) {
+    await undo.run();
+    throw e;
+  }
+  if (!existsSync(snapshot)) await mkdir(snapshot, { recursive: true });
+  return { repoId, revision, commit, dir: snapshot, files, source: 'network', requests: client.log.length };
+
+  async function fetchFiles(): Promise<void> {
   for (const path of plan.files) {
     opts.signal?.throwIfAborted();
     const sib = byName.get(path);
@@ -174,6 +186,7 @@ export async function pullModel(ref: string, opts: PullOptions = {}): Promise<Pu
             onBytes: (done, total) => emit({ type: 'bytes', path, done, total }),
           });
           await rename(part, blob);
+          undo.downloaded(blob);
           files.push({ path, size: meta.size, downloaded: true });
         } else {
           files.push({ path, size: meta.size, downloaded: false });
@@ -184,9 +197,63 @@ export async function pullModel(ref: string, opts: PullOptions = {}): Promise<Pu
     } else {
       files.push({ path, size: meta.size, downloaded: false });
     }
+    if (have === null) undo.linked(pointer);
     await linkBlob(repoDir, commit, path, meta.etag);
     emit({ type: 'file', path, size: meta.size, state: 'done' });
   }
-  if (!existsSync(snapshot)) await mkdir(snapshot, { recursive: true });
-  return { repoId, revision, commit, dir: snapshot, files, source: 'network', requests: client.log.length };
+  }
+}
+
+/**
+ * What a pull added to the cache, so that a failed or refused pull (gated repo, checksum mismatch, a
+ * network failure past the retries) leaves the cache as it found it: no refs, no snapshot links, no
+ * folders that were not there, so `models list` shows no phantom model. What it keeps is resumable:
+ * partial downloads stay `blobs/<etag>.incomplete` (not counted in the size `models list` shows), and a
+ * blob this pull completed goes back to `<etag>.incomplete`, whole, so the next pull verifies it instead
+ * of downloading it again.
+ */
+class PullUndo {
+  readonly #dirs: string[] = [];
+  readonly #links: string[] = [];
+  readonly #blobs: string[] = [];
+  readonly #top: string[];
+
+  constructor(cacheDir: string, repoId: string, snapshot: string) {
+    // Folders the pull may create, outermost first; the ones that were missing are removed if left empty.
+    const repoDir = repoCacheDir(cacheDir, repoId);
+    this.#top = [repoDir, join(repoDir, 'snapshots'), snapshot, join(cacheDir, '.locks'), locksDir(cacheDir, repoId)].filter((d) => !existsSync(d));
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    if (!existsSync(dir)) this.#dirs.push(dir);
+    await mkdir(dir, { recursive: true });
+  }
+
+  linked(pointer: string): void { this.#links.push(pointer); }
+  downloaded(blob: string): void { this.#blobs.push(blob); }
+
+  async run(): Promise<void> {
+    for (const p of this.#links) await unlink(p).catch(() => undefined);
+    for (const b of this.#blobs) await rename(b, `${b}.incomplete`).catch(() => undefined);
+    // Innermost first: a snapshot's sub-folders (onnx/, 1_Pooling/) before the snapshot itself.
+    const dirs = [...this.#top, ...this.#dirs].sort((a, b) => b.length - a.length);
+    for (const d of dirs) await removeEmptyTree(d);
+  }
+}
+
+/** Removes `dir` and its sub-folders if they hold no file at all. */
+async function removeEmptyTree(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = join(dir, n);
+    try {
+      if ((await lstat(p)).isDirectory()) await removeEmptyTree(p);
+    } catch { /* raced */ }
+  }
+  await rmdir(dir).catch(() => undefined); // fails, as it should, when something is left in it
 }
