@@ -3,10 +3,10 @@
 import type { BiEncoder } from '../infer/bi-encoder.js';
 import type { Collection, RetrievedDocument } from '../pipeline/collection.js';
 import type { RetrievalMode, Retriever } from '../pipeline/ports.js';
-import { ChromaRetriever } from './chroma.js';
+import { ChromaRetriever, parseChromaUrl } from './chroma.js';
 import { RetrieverError } from './errors.js';
 import type { IngestTarget } from './ingest.js';
-import { PostgresRetriever } from './postgres.js';
+import { parsePostgresUrl, PostgresRetriever } from './postgres.js';
 
 export { ChromaRetriever, parseChromaUrl } from './chroma.js';
 export { PostgresRetriever, parsePostgresUrl, DEFAULT_TABLE } from './postgres.js';
@@ -37,20 +37,22 @@ export function engineOf(raw: string): EngineKind {
 export async function fromUrl(raw: string, opts: { biEncoder?: BiEncoder } = {}): Promise<OutsideRetriever> {
   const engine = engineOf(raw);
   if (engine === 'chroma') {
+    const target = parseChromaUrl(raw);
     if (!opts.biEncoder) throw new RetrieverError('chroma', 'invalid', `${raw}: a chroma retriever needs the bi-encoder its documents were embedded with; pass --bi-encoder DIR`);
-    return ChromaRetriever.open(raw, opts.biEncoder);
+    return ChromaRetriever.open(target, opts.biEncoder);
   }
-  return PostgresRetriever.open(raw);
+  return PostgresRetriever.open(parsePostgresUrl(raw));
 }
 
 /** Opens the engine a URL names for loading documents, creating the collection / table when missing. */
 export async function ingestTargetFromUrl(raw: string, opts: { biEncoder?: BiEncoder } = {}): Promise<IngestTarget> {
   const engine = engineOf(raw);
   if (engine === 'chroma') {
+    const target = parseChromaUrl(raw);
     if (!opts.biEncoder) throw new RetrieverError('chroma', 'invalid', `${raw}: loading into Chroma embeds the documents; pass --bi-encoder DIR`);
-    return ChromaRetriever.openForIngest(raw, opts.biEncoder);
+    return ChromaRetriever.openForIngest(target, opts.biEncoder);
   }
-  return PostgresRetriever.openForIngest(raw);
+  return PostgresRetriever.openForIngest(parsePostgresUrl(raw));
 }
 
 /**
