@@ -186,7 +186,7 @@ export class ChromaRetriever implements Retriever, IngestTarget {
     let dim: number | null = typeof recorded === 'number' ? recorded : null;
     const count = await this.#call('counting documents', signal, () => c.count());
     if (dim === null && count > 0) {
-      const peek = await this.#call('reading one vector', signal, () => c.get({ limit: 1, include: ['embeddings' as never] }));
+      const peek = await this.#call('reading one vector', signal, () => c.get({ limit: 1, include: ['embeddings'] }));
       dim = peek.embeddings[0]?.length ?? null;
     }
     if (dim !== null && dim !== this.#encoder.dim) {
@@ -205,7 +205,7 @@ export class ChromaRetriever implements Retriever, IngestTarget {
     const [vector] = await this.#encoder.embed([query], opts.signal ? { signal: opts.signal } : undefined);
     const where = toWhere(opts.filter);
     const res = await this.#call('query', opts.signal, () =>
-      c.query({ queryEmbeddings: [toNumbers(vector)], nResults: opts.k, ...(where ? { where } : {}), include: ['documents', 'metadatas', 'distances'] as never }),
+      c.query({ queryEmbeddings: [toNumbers(vector)], nResults: opts.k, ...(where ? { where } : {}), include: ['documents', 'metadatas', 'distances'] }),
     );
     const space = this.space;
     const ids = res.ids[0] ?? [];
