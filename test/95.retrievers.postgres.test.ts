@@ -17,7 +17,7 @@ import { freePort, startPostgres, type PostgresServer } from './95.retrievers.en
 
 const QUERIES = [
   'dogs and wolves',
-  'weasel family mammals',
+  'weasel family',
   '"tomato sauce" -steak',
   'fund OR funds',
   'domesticated',
