@@ -174,6 +174,7 @@ describe('chroma retriever (real chroma server)', () => {
       await new Promise((r) => hung.close(r));
     }
     await expectKind(fromUrl('chroma://127.0.0.1:8000/'), 'invalid', /names no collection/);
+    await expectKind(fromUrl('chroma://127.0.0.1:8000/kb', { biEncoder: bi }), 'invalid', /collection is "kb"; Chroma takes 3-512 characters/);
     await expectKind(fromUrl('chroma://127.0.0.1:8000/demo?timeout_ms=0', { biEncoder: bi }), 'invalid', /timeout_ms is "0"/);
     await expectKind(fromUrl('redis://127.0.0.1/x'), 'invalid', /scheme "redis:" is not supported/);
     await expectKind(retriever.retrieve('x', { k: 3, mode: 'keyword' }), 'invalid', /supports dense/);

@@ -71,13 +71,17 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
 export interface ChromaServer {
   port: number;
   url(collection: string): string;
-  stop(): Promise<void>;
+  /** Stops it; keepData leaves the data directory for a restart. */
+  stop(keepData?: boolean): Promise<void>;
 }
 
-/** `chroma run --path <tmp> --port <free>` from node_modules, ready when its port accepts connections. */
-export async function startChroma(): Promise<ChromaServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'crossgate-chroma-'));
-  const port = await freePort();
+/**
+ * `chroma run --path <tmp> --port <free>` from node_modules, ready when its port accepts connections.
+ * `again` restarts a stopped server on its port and data (stop(true) keeps them).
+ */
+export async function startChroma(again?: { port: number; dir: string }): Promise<ChromaServer & { dir: string }> {
+  const dir = again?.dir ?? await mkdtemp(join(tmpdir(), 'crossgate-chroma-'));
+  const port = again?.port ?? await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'node_modules/chromadb/dist/cli.mjs'), 'run', '--path', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
@@ -87,10 +91,11 @@ export async function startChroma(): Promise<ChromaServer> {
   await acceptsConnections(port, 30_000, () => (child.exitCode !== null ? `chroma run exited ${child.exitCode}: ${out}` : null));
   return {
     port,
+    dir,
     url: (collection) => `chroma://127.0.0.1:${port}/${collection}`,
-    async stop() {
+    async stop(keepData = false) {
       await stopChild(child);
-      await rm(dir, { recursive: true, force: true });
+      if (!keepData) await rm(dir, { recursive: true, force: true });
     },
   };
 }

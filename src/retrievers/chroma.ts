@@ -1,20 +1,24 @@
-// Dense retrieval from a Chroma server through the official `chromadb` client: crossgate's BiEncoder embeds
+// Dense retrieval from a Chroma server through the official `chromadb` client: crossgate's VectorEncoder embeds
 // the query (and the documents at ingest), Chroma finds the nearest stored vectors, metadata filters pass through.
 import { ChromaClient, ChromaConnectionError, ChromaNotFoundError, type Collection as ChromaCollection, type EmbeddingFunction, type Metadata, type Where } from 'chromadb';
-import type { BiEncoder } from '../infer/bi-encoder.js';
 import { unit, type CollectionDocument } from '../pipeline/collection.js';
-import type { RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from '../pipeline/ports.js';
+import type { Embedder, RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from '../pipeline/ports.js';
 import { DEFAULT_RETRIEVER_TIMEOUT_MS, intParam, RetrieverError, withDeadline } from './errors.js';
 import type { IngestOptions, IngestResult, IngestTarget } from './ingest.js';
 
 const ENGINE = 'chroma';
 const DEFAULT_PORT = 8000;
+/** Chroma's own rule for collection names, checked before any request. */
+const COLLECTION_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$/;
 /** Collection metadata crossgate writes at ingest, checked when a retriever opens the collection. */
 const META_DIM = 'crossgate:dim';
 const META_BI_ENCODER = 'crossgate:bi_encoder';
 const META_BI_ENCODER_DIR = 'crossgate:bi_encoder_dir';
 /** Chroma metadata values are flat scalars; a document whose metadata is not keeps all of it here as JSON. */
 const META_JSON = 'crossgate:json';
+
+/** What Chroma needs of a bi-encoder: a VectorEncoder, or the server's served Embedder. */
+export type VectorEncoder = Pick<Embedder, 'dim' | 'embed' | 'modelName' | 'dir'>;
 
 export interface ChromaTarget {
   host: string;
@@ -31,6 +35,9 @@ export function parseChromaUrl(raw: string | URL): ChromaTarget {
   const collection = decodeURIComponent(url.pathname.replace(/^\/+/, ''));
   if (collection.length === 0 || collection.includes('/')) {
     throw new RetrieverError(ENGINE, 'invalid', `chroma URL "${url.href}" names no collection; expected chroma://host:port/collection (e.g. chroma://127.0.0.1:8000/docs)`);
+  }
+  if (!COLLECTION_NAME.test(collection)) {
+    throw new RetrieverError(ENGINE, 'invalid', `chroma URL: collection is "${collection}"; Chroma takes 3-512 characters from a-z A-Z 0-9 . _ -, starting and ending with a letter or digit`);
   }
   if (url.hostname.length === 0) throw new RetrieverError(ENGINE, 'invalid', `chroma URL "${url.href}" has no host; expected chroma://host:port/collection`);
   return {
@@ -107,12 +114,12 @@ export class ChromaRetriever implements Retriever, IngestTarget {
   readonly name = ENGINE;
   readonly modes: readonly RetrievalMode[] = ['dense'];
   readonly target: ChromaTarget;
-  readonly #encoder: BiEncoder;
+  readonly #encoder: VectorEncoder;
   readonly #client: ChromaClient;
   readonly #ef: EmbeddingFunction;
   #collection: ChromaCollection | undefined;
 
-  private constructor(target: ChromaTarget, encoder: BiEncoder) {
+  private constructor(target: ChromaTarget, encoder: VectorEncoder) {
     this.target = target;
     this.#encoder = encoder;
     this.#client = new ChromaClient({ host: target.host, port: target.port });
@@ -121,14 +128,14 @@ export class ChromaRetriever implements Retriever, IngestTarget {
   }
 
   /** A retriever over an existing collection (checked: reachable, present, same dimension as `encoder`). */
-  static async open(url: string | URL | ChromaTarget, encoder: BiEncoder): Promise<ChromaRetriever> {
+  static async open(url: string | URL | ChromaTarget, encoder: VectorEncoder): Promise<ChromaRetriever> {
     const r = new ChromaRetriever(typeof url === 'object' && 'collection' in url ? url : parseChromaUrl(url), encoder);
     await r.check();
     return r;
   }
 
   /** For ingest: opens the collection, creating it (cosine space, crossgate's bi-encoder recorded) when missing. */
-  static async openForIngest(url: string | URL | ChromaTarget, encoder: BiEncoder): Promise<ChromaRetriever> {
+  static async openForIngest(url: string | URL | ChromaTarget, encoder: VectorEncoder): Promise<ChromaRetriever> {
     const r = new ChromaRetriever(typeof url === 'object' && 'collection' in url ? url : parseChromaUrl(url), encoder);
     const t = r.target;
     r.#collection = await r.#call('opening the collection', undefined, () =>
@@ -136,7 +143,7 @@ export class ChromaRetriever implements Retriever, IngestTarget {
         name: t.collection,
         embeddingFunction: r.#ef,
         configuration: { hnsw: { space: 'cosine' } },
-        metadata: { [META_DIM]: encoder.dim, [META_BI_ENCODER]: encoder.spec.name, [META_BI_ENCODER_DIR]: encoder.spec.dir },
+        metadata: { [META_DIM]: encoder.dim, [META_BI_ENCODER]: encoder.modelName, [META_BI_ENCODER_DIR]: encoder.dir },
       }),
     );
     await r.check();
@@ -191,7 +198,7 @@ export class ChromaRetriever implements Retriever, IngestTarget {
     }
     if (dim !== null && dim !== this.#encoder.dim) {
       const by = typeof c.metadata?.[META_BI_ENCODER] === 'string' ? ` (embedded with "${String(c.metadata[META_BI_ENCODER])}")` : '';
-      throw new RetrieverError(ENGINE, 'dimension', `Chroma collection "${this.target.collection}" holds ${dim}-dimensional vectors${by}; the bi-encoder "${this.#encoder.spec.name}" gives ${this.#encoder.dim}; pass the bi-encoder it was loaded with (--bi-encoder) or ingest into a new collection`);
+      throw new RetrieverError(ENGINE, 'dimension', `Chroma collection "${this.target.collection}" holds ${dim}-dimensional vectors${by}; the bi-encoder "${this.#encoder.modelName}" gives ${this.#encoder.dim}; pass the bi-encoder it was loaded with (--bi-encoder) or ingest into a new collection`);
     }
     return { count, dim };
   }

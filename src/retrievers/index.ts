@@ -1,14 +1,13 @@
 // Outside retrieval engines behind the Retriever seam, chosen by URL: chroma://host:port/collection (dense,
 // crossgate's bi-encoder embeds) or postgres://user@host:port/db?table=name (keyword, PostgreSQL full-text search).
-import type { BiEncoder } from '../infer/bi-encoder.js';
 import type { Collection, RetrievedDocument } from '../pipeline/collection.js';
 import type { RetrievalMode, Retriever } from '../pipeline/ports.js';
-import { ChromaRetriever, parseChromaUrl } from './chroma.js';
+import { ChromaRetriever, parseChromaUrl, type VectorEncoder } from './chroma.js';
 import { RetrieverError } from './errors.js';
 import type { IngestTarget } from './ingest.js';
 import { parsePostgresUrl, PostgresRetriever } from './postgres.js';
 
-export { ChromaRetriever, parseChromaUrl } from './chroma.js';
+export { ChromaRetriever, parseChromaUrl, type VectorEncoder } from './chroma.js';
 export { PostgresRetriever, parsePostgresUrl, DEFAULT_TABLE } from './postgres.js';
 export { RetrieverError, DEFAULT_RETRIEVER_TIMEOUT_MS, type RetrieverErrorKind } from './errors.js';
 export type { IngestOptions, IngestResult, IngestTarget } from './ingest.js';
@@ -34,7 +33,7 @@ export function engineOf(raw: string): EngineKind {
 }
 
 /** Opens (and health-checks) the retriever a URL names. Chroma needs the bi-encoder that embedded its documents. */
-export async function fromUrl(raw: string, opts: { biEncoder?: BiEncoder } = {}): Promise<OutsideRetriever> {
+export async function fromUrl(raw: string, opts: { biEncoder?: VectorEncoder } = {}): Promise<OutsideRetriever> {
   const engine = engineOf(raw);
   if (engine === 'chroma') {
     const target = parseChromaUrl(raw);
@@ -45,7 +44,7 @@ export async function fromUrl(raw: string, opts: { biEncoder?: BiEncoder } = {})
 }
 
 /** Opens the engine a URL names for loading documents, creating the collection / table when missing. */
-export async function ingestTargetFromUrl(raw: string, opts: { biEncoder?: BiEncoder } = {}): Promise<IngestTarget> {
+export async function ingestTargetFromUrl(raw: string, opts: { biEncoder?: VectorEncoder } = {}): Promise<IngestTarget> {
   const engine = engineOf(raw);
   if (engine === 'chroma') {
     const target = parseChromaUrl(raw);
