@@ -3,7 +3,6 @@
 // metadata filters passed through, resumable ingest, and a clear error for each way the engine can fail.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,8 +13,8 @@ import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { Collection } from '../src/pipeline/collection.js';
 import { DEMO_CORPUS } from '../src/pipeline/demo-corpus.js';
 import { PrecisionPipeline, type GateDecision } from '../src/pipeline/precision.js';
-import { asPipelineSource, ChromaRetriever, fromUrl, RetrieverError } from '../src/retrievers/index.js';
-import { freePort, startChroma, type ChromaServer } from './95.retrievers.engines.js';
+import { asPipelineSource, ChromaRetriever, fromUrl } from '../src/retrievers/index.js';
+import { expectRetrieverError, freePort, once, withHungServer, startChroma, type ChromaServer } from './95.retrievers.engines.js';
 
 const QUERIES = [
   'how do I train a puppy',
@@ -27,10 +26,6 @@ const QUERIES = [
   'who built the Eiffel Tower',
 ];
 const K = 5;
-
-async function* once<T>(items: T[]): AsyncGenerator<T[]> {
-  yield items;
-}
 
 function sameDecision(a: GateDecision, b: GateDecision, q: string): void {
   assert.deepEqual(b.candidates.map((c) => c.id), a.candidates.map((c) => c.id), `${q}: same candidates in the same order`);
@@ -142,14 +137,7 @@ describe('chroma retriever (real chroma server)', () => {
   });
 
   it('says which part failed: engine down, wrong collection, dimension mismatch, timeout', async () => {
-    const expectKind = async (p: Promise<unknown>, kind: string, re: RegExp): Promise<void> => {
-      await assert.rejects(p, (e: unknown) => {
-        assert.ok(e instanceof RetrieverError, String(e));
-        assert.equal(e.kind, kind, e.message);
-        assert.match(e.message, re);
-        return true;
-      });
-    };
+    const expectKind = expectRetrieverError;
     const dead = await freePort();
     await expectKind(fromUrl(`chroma://127.0.0.1:${dead}/demo`, { biEncoder: bi }), 'unreachable', new RegExp(`127\\.0\\.0\\.1:${dead} is not reachable.*chroma run`));
     await expectKind(fromUrl(chroma.url('no-such-collection'), { biEncoder: bi }), 'not_found', /"no-such-collection" does not exist.*crossgate ingest --to/);
@@ -163,16 +151,9 @@ describe('chroma retriever (real chroma server)', () => {
     await expectKind(ChromaRetriever.openForIngest(chroma.url('foreign3'), bi), 'dimension', /holds 3-dimensional vectors/);
 
     // An engine that accepts the connection and never answers.
-    const sockets: Socket[] = [];
-    const hung: Server = createServer((s) => { sockets.push(s); });
-    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-    const port = (hung.address() as { port: number }).port;
-    try {
+    await withHungServer(async (port) => {
       await expectKind(fromUrl(`chroma://127.0.0.1:${port}/demo?timeout_ms=300`, { biEncoder: bi }), 'timeout', /took longer than timeout_ms=300/);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => hung.close(r));
-    }
+    });
     await expectKind(fromUrl('chroma://127.0.0.1:8000/'), 'invalid', /names no collection/);
     await expectKind(fromUrl('chroma://127.0.0.1:8000/kb', { biEncoder: bi }), 'invalid', /collection is "kb"; Chroma takes 3-512 characters/);
     await expectKind(fromUrl('chroma://127.0.0.1:8000/demo?timeout_ms=0', { biEncoder: bi }), 'invalid', /timeout_ms is "0"/);

@@ -34,11 +34,6 @@ function ok(r: Run): Run {
 
 // Half the corpus as crossgate lines, half as BEIR lines ({_id, title, text}).
 const JSONL = DEMO_CORPUS.map((d, i) => JSON.stringify(i % 2 === 0 ? { id: d.id, text: d.text, ...d.metadata } : { _id: d.id, title: String(d.metadata?.topic), text: d.text })).join('\n') + '\n';
-// The same documents for `index build`, which reads the crossgate form only.
-const JSONL_ID = JSONL.split('\n').filter((l) => l).map((l) => {
-  const { _id, ...rest } = JSON.parse(l) as Record<string, unknown>;
-  return JSON.stringify(_id === undefined ? rest : { id: _id, ...rest });
-}).join('\n') + '\n';
 const QUERY = 'how do I train a puppy';
 
 describe('crossgate ingest / search --retriever (real engines)', () => {
@@ -72,7 +67,7 @@ describe('crossgate ingest / search --retriever (real engines)', () => {
     assert.match(again.stderr, new RegExp(`0 added, ${DEMO_CORPUS.length} skipped`), 'a re-run loads nothing twice');
 
     const index = join(root, 'built-in');
-    ok(await crossgate(['index', 'build', '--bi-encoder', biDir, '--out', index], JSONL_ID));
+    ok(await crossgate(['index', 'build', '--bi-encoder', biDir, '--out', index], JSONL)); // the same lines, BEIR ones included
     // The collection records its bi-encoder, so search needs no --bi-encoder (as with --index).
     const viaChroma = JSON.parse(ok(await crossgate(['search', '--retriever', url, '--query', QUERY, '--top-k', '4', '--json'])).stdout);
     const viaIndex = JSON.parse(ok(await crossgate(['search', '--index', index, '--query', QUERY, '--top-k', '4', '--json'])).stdout);

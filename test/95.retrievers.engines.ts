@@ -3,39 +3,44 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { acceptsConnections, freePort } from '../benchmarks/lib/replicas.js';
+import { RetrieverError } from '../src/retrievers/errors.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A port nothing listens on right now (for engines that cannot take port 0). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
+export { freePort };
+
+/** Asserts that `p` rejects with a RetrieverError of `kind` whose message matches `re`. */
+export async function expectRetrieverError(p: Promise<unknown>, kind: string, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: unknown) => {
+    assert.ok(e instanceof RetrieverError, String(e));
+    assert.equal(e.kind, kind, e.message);
+    assert.match(e.message, re);
+    return true;
   });
 }
 
-/** Resolves once `port` accepts a TCP connection (tries again on each refusal, up to `deadlineMs`). */
-export async function acceptsConnections(port: number, deadlineMs = 30_000, exited?: () => string | null): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    const why = exited?.();
-    if (why) throw new Error(why);
-    if (Date.now() > until) throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
+/** Runs `fn` against a loopback server that accepts connections and never answers (a hung engine). */
+export async function withHungServer(fn: (port: number) => Promise<void>): Promise<void> {
+  const sockets: Socket[] = [];
+  const hung: Server = createServer((s) => { sockets.push(s); });
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
+  try {
+    await fn((hung.address() as { port: number }).port);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => hung.close(r));
   }
+}
+
+/** One batch, as ingest() takes them. */
+export async function* once<T>(items: T[]): AsyncGenerator<T[]> {
+  yield items;
 }
 
 /** Waits for a line matching `re` on the child's stdout or stderr; rejects with its output if it exits first. */

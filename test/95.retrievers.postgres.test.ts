@@ -4,7 +4,6 @@
 // resumable ingest, and a clear error for each way the engine can fail.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +11,8 @@ import { ensureGenerated } from '../models/generate.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { DEMO_CORPUS } from '../src/pipeline/demo-corpus.js';
 import { PrecisionPipeline, rerank } from '../src/pipeline/precision.js';
-import { asPipelineSource, fromUrl, PostgresRetriever, RetrieverError } from '../src/retrievers/index.js';
-import { freePort, startPostgres, type PostgresServer } from './95.retrievers.engines.js';
+import { asPipelineSource, fromUrl, PostgresRetriever } from '../src/retrievers/index.js';
+import { expectRetrieverError, freePort, once, withHungServer, startPostgres, type PostgresServer } from './95.retrievers.engines.js';
 
 const QUERIES = [
   'dogs and wolves',
@@ -23,10 +22,6 @@ const QUERIES = [
   'domesticated',
   'black holes',
 ];
-
-async function* once<T>(items: T[]): AsyncGenerator<T[]> {
-  yield items;
-}
 
 describe('postgres retriever (real PostgreSQL server)', () => {
   let root: string;
@@ -121,14 +116,7 @@ describe('postgres retriever (real PostgreSQL server)', () => {
   });
 
   it('says which part failed: engine down, wrong database/table, not a crossgate table, timeout', async () => {
-    const expectKind = async (p: Promise<unknown>, kind: string, re: RegExp): Promise<void> => {
-      await assert.rejects(p, (e: unknown) => {
-        assert.ok(e instanceof RetrieverError, String(e));
-        assert.equal(e.kind, kind, e.message);
-        assert.match(e.message, re);
-        return true;
-      });
-    };
+    const expectKind = expectRetrieverError;
     const dead = await freePort();
     await expectKind(fromUrl(`postgres://postgres@127.0.0.1:${dead}/corpus`), 'unreachable', /is not reachable \(ECONNREFUSED\)/);
     await expectKind(fromUrl(pgs.url('nodb')), 'not_found', /database "nodb" does not exist.*createdb/);
@@ -137,16 +125,9 @@ describe('postgres retriever (real PostgreSQL server)', () => {
     await expectKind(fromUrl(pgs.url('corpus', '?table=plain')), 'not_found', /"plain" is not a crossgate table/);
     await expectKind(fromUrl(pgs.url('corpus', '?table=drop%20table')), 'invalid', /table is "drop table"; expected a plain identifier/);
 
-    const sockets: Socket[] = [];
-    const hung: Server = createServer((s) => { sockets.push(s); });
-    await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
-    const port = (hung.address() as { port: number }).port;
-    try {
+    await withHungServer(async (port) => {
       await expectKind(fromUrl(`postgres://postgres@127.0.0.1:${port}/corpus?timeout_ms=300`), 'timeout', /timeout_ms=300/);
-    } finally {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => hung.close(r));
-    }
+    });
     await expectKind(retriever.retrieve('x', { k: 3, mode: 'dense' }), 'invalid', /supports keyword/);
   });
 });

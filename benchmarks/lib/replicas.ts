@@ -67,6 +67,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Resolves once `port` accepts a TCP connection (tries again on each refusal, up to `deadlineMs`; `exited` explains a dead server). */
+export async function acceptsConnections(port: number, deadlineMs = 30_000, exited?: () => string | null): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    const why = exited?.();
+    if (why) throw new Error(why);
+    if (Date.now() > until) throw new Error(`nothing accepted connections on 127.0.0.1:${port} within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function haproxyVersion(): string | null {
   const r = spawnSync('haproxy', ['-v'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n')[0] : null;
@@ -134,17 +150,7 @@ export async function startHaproxy(replicas: readonly Replica[], opts: { log?: b
   child.stderr!.on('data', (d) => { out += d; });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   // Ready when its frontend accepts connections.
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (child.exitCode !== null) throw new Error(`haproxy exited ${child.exitCode}: ${out}`);
-    if (Date.now() > until) throw new Error(`haproxy did not accept connections on ${port}: ${out}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await acceptsConnections(port, 20_000, () => (child.exitCode !== null ? `haproxy exited ${child.exitCode}: ${out}` : null));
   return {
     port,
     url: `http://127.0.0.1:${port}`,

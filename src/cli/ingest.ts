@@ -4,30 +4,12 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import type { CollectionDocument } from '../pipeline/collection.js';
 import { engineOf, ingestTargetFromUrl } from '../retrievers/index.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalString, requireString, UsageError, type CommandSpec } from './args.js';
-import { hintIfInteractive, parseJsonObjectLine, readLines } from './io.js';
+import { DOCUMENT_LINE, readDocuments } from './documents.js';
+import { hintIfInteractive } from './io.js';
 import { resolveModelArg } from './model-paths.js';
 import { createProgress } from './progress.js';
 
-const EXPECTED = '{"id": string, "text": string, ...metadata} or BEIR {"_id": string, "title"?: string, "text": string}';
 const DEFAULT_BATCH_SIZE = 64;
-
-/** One JSONL line -> a document: id (or BEIR's _id), text, and every other field as metadata (a lone "metadata" object is unwrapped). */
-export function documentFromLine(obj: Record<string, unknown>, n: number): CollectionDocument {
-  const { id: rawId, _id, text, ...rest } = obj;
-  const id = rawId ?? _id;
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new Error(`stdin line ${n}: "id" is ${id === undefined ? 'missing' : typeof id === 'string' ? 'empty' : typeof id}; expected a non-empty string (${EXPECTED})`);
-  }
-  if (typeof text !== 'string') throw new Error(`stdin line ${n}: "text" is ${text === undefined ? 'missing' : typeof text}; expected a string (${EXPECTED})`);
-  const keys = Object.keys(rest);
-  const doc: CollectionDocument = { id, text };
-  if (keys.length === 1 && keys[0] === 'metadata' && rest.metadata !== null && typeof rest.metadata === 'object' && !Array.isArray(rest.metadata)) {
-    doc.metadata = rest.metadata as Record<string, unknown>;
-  } else if (keys.length > 0) {
-    doc.metadata = rest;
-  }
-  return doc;
-}
 
 async function* batches(docs: CollectionDocument[], size: number): AsyncGenerator<CollectionDocument[]> {
   for (let i = 0; i < docs.length; i += size) yield docs.slice(i, i + size);
@@ -45,7 +27,7 @@ export const ingestCommand: CommandSpec = {
     ...HELP_OPTION,
   },
   details: [
-    `Input: one JSON document per line, ${EXPECTED}; the same lines as \`index build\`. Blank lines are skipped.`,
+    `Input: one JSON document per line, ${DOCUMENT_LINE}; the same lines as \`index build\`. Blank lines are skipped.`,
     'A bad or duplicate line stops the run (naming the line) before anything is written.',
     'Resume: ids the engine already holds are skipped, never overwritten, so re-running the same file after an',
     'interrupted run loads only what is missing. Chroma collections are created in cosine space; PostgreSQL tables',
@@ -60,17 +42,7 @@ export const ingestCommand: CommandSpec = {
     if (engine === 'chroma' && biArg === undefined) throw new UsageError('--bi-encoder is required for chroma:// (crossgate embeds the documents)', spec);
     const batchSize = optionalInt(values, 'batch-size', spec, 1) ?? DEFAULT_BATCH_SIZE;
     hintIfInteractive('JSON documents');
-    const docs: CollectionDocument[] = [];
-    const lineOf = new Map<string, number>();
-    for await (const line of readLines()) {
-      if (line.text.trim().length === 0) continue;
-      const doc = documentFromLine(parseJsonObjectLine(line, EXPECTED), line.n);
-      const prev = lineOf.get(doc.id);
-      if (prev !== undefined) throw new Error(`stdin line ${line.n}: duplicate id "${doc.id}" (first seen on line ${prev}); ids must be unique`);
-      lineOf.set(doc.id, line.n);
-      docs.push(doc);
-    }
-    if (docs.length === 0) throw new Error(`stdin held no documents; expected one ${EXPECTED} per line`);
+    const docs = await readDocuments();
     const encoder = biArg === undefined ? undefined : await BiEncoder.load(resolveModelArg('--bi-encoder', biArg, { quantized: values.quantized === true }), inferOptions(values, spec));
     const progress = createProgress('ingesting', { unit: 'docs' });
     const t0 = performance.now();
