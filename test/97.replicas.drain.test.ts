@@ -7,11 +7,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
-import { closedLoop, drainWhileBusy, startHaproxy, startReplica, type Balancer, type Replica, type RequestRecord } from '../benchmarks/lib/replicas.js';
+import { closedLoop, queuedTokens, startHaproxy, startReplica, type Balancer, type Replica, type RequestRecord } from '../benchmarks/lib/replicas.js';
 
 const CONCURRENCY = 8;
 /** Successful requests per phase: enough for every replica to have been used, bounded so the test stays short. */
 const PER_PHASE = 150;
+/** The request in flight on the drained replica: ~60k tokens, several batches on one worker. */
+const LONG_PASSAGES = 300;
+const LONG_BODY = JSON.stringify({ query: 'how do I reset my password', texts: Array.from({ length: LONG_PASSAGES }, (_, i) => `passage ${i} about passwords, accounts and lunch. `.repeat(24)) });
+/** Queued tokens on b that only the long request can account for (a balanced request is ~6k). */
+const LONG_QUEUED = 30_000;
 
 describe('replicas behind HAProxy (loopback)', () => {
   let root: string;
@@ -41,6 +46,7 @@ describe('replicas behind HAProxy (loopback)', () => {
     let inPhase = 0;
     let drainAt = 0;
     let killAt = 0;
+    let long: Promise<{ status: number; body: string }> | null = null;
     let bExit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     void b.exited.then((e) => { bExit = e; });
     // SIGKILL lands at once but the dying process closes its sockets a little later: a request sent in between
@@ -51,10 +57,18 @@ describe('replicas behind HAProxy (loopback)', () => {
       if (r.error === null && (phase !== 'killed' || r.start > aDeadAt)) inPhase++;
       if (phase === 'all' && inPhase >= PER_PHASE) {
         phase = 'arming';
-        void drainWhileBusy(b).then(() => {
+        // A long request straight to b, and SIGTERM once its tokens are queued there: the drain has certain work.
+        long = fetch(`http://127.0.0.1:${b.port}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: LONG_BODY })
+          .then(async (res) => ({ status: res.status, body: await res.text() }));
+        void (async () => {
+          let settled = false;
+          void long!.finally(() => { settled = true; });
+          // Each read is one /metrics round trip; a long request that ended without queueing fails below.
+          while (!settled && (await queuedTokens(b)) < LONG_QUEUED);
+          b.child.kill('SIGTERM');
           drainAt = performance.now();
           phase = 'draining';
-        });
+        })();
       } else if (phase === 'draining' && bExit !== null) {
         phase = 'drained';
         inPhase = 0;
@@ -78,6 +92,9 @@ describe('replicas behind HAProxy (loopback)', () => {
     const drained = /draining (\d+) in-flight request\(s\)/.exec(b.log());
     assert.ok(drained, `replica b logged its drain:\n${b.log()}`);
     assert.ok(Number(drained[1]) >= 1, 'b was signalled while it had requests in flight, so the drain had work to finish');
+    const longDone = await long!;
+    assert.equal(longDone.status, 200, `the long request in flight on b when it was drained finished: ${longDone.body.slice(0, 200)}`);
+    assert.equal((JSON.parse(longDone.body) as unknown[]).length, LONG_PASSAGES);
 
     const failed = records.filter((r) => r.error !== null);
     const beforeKill = failed.filter((r) => r.end < killAt);

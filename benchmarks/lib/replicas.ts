@@ -179,6 +179,14 @@ export async function drainWhileBusy(r: Replica, tries = 500): Promise<void> {
   r.child.kill('SIGTERM');
 }
 
+/** Tokens waiting in the replica's queue (crossgate_queue_tokens, summed over its models). */
+export async function queuedTokens(r: Replica): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^crossgate_queue_tokens\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+}
+
 export interface RequestRecord {
   start: number;
   end: number;
