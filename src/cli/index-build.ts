@@ -2,33 +2,12 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BiEncoder } from '../infer/bi-encoder.js';
-import { Collection, type CollectionDocument } from '../pipeline/collection.js';
+import { Collection } from '../pipeline/collection.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalString, requireString, UsageError, type CommandSpec } from './args.js';
-import { hintIfInteractive, parseJsonObjectLine, readLines } from './io.js';
+import { DOCUMENT_LINE, readDocuments } from './documents.js';
+import { hintIfInteractive } from './io.js';
 import { resolveModelArg } from './model-paths.js';
 import { createProgress } from './progress.js';
-
-const EXPECTED = '{"id" (or BEIR "_id"): string, "text": string, ...other fields kept as metadata; a "title" string is also indexed for keyword search}';
-
-/** One JSONL line -> a document; every field besides id/text becomes metadata (a lone "metadata" object is unwrapped). */
-function toDocument(obj: Record<string, unknown>, n: number): CollectionDocument {
-  // BEIR corpora name the id "_id"; take it when "id" is absent.
-  const { id: plainId, _id, text, ...rest } = obj;
-  const id = plainId === undefined ? _id : plainId;
-  if (plainId !== undefined && _id !== undefined) rest._id = _id;
-  if (typeof id !== 'string' || id.length === 0) {
-    throw new Error(`stdin line ${n}: "id" is ${id === undefined ? 'missing' : typeof id === 'string' ? 'empty' : typeof id}; expected a non-empty string (${EXPECTED})`);
-  }
-  if (typeof text !== 'string') throw new Error(`stdin line ${n}: "text" is ${text === undefined ? 'missing' : typeof text}; expected a string (${EXPECTED})`);
-  const keys = Object.keys(rest);
-  const doc: CollectionDocument = { id, text };
-  if (keys.length === 1 && keys[0] === 'metadata' && rest.metadata !== null && typeof rest.metadata === 'object' && !Array.isArray(rest.metadata)) {
-    doc.metadata = rest.metadata as Record<string, unknown>;
-  } else if (keys.length > 0) {
-    doc.metadata = rest;
-  }
-  return doc;
-}
 
 export const indexBuildCommand: CommandSpec = {
   name: 'index build',
@@ -49,7 +28,7 @@ export const indexBuildCommand: CommandSpec = {
     ...HELP_OPTION,
   },
   details: [
-    `Input: one JSON document per line, ${EXPECTED}. Blank lines are skipped.`,
+    `Input: one JSON document per line, ${DOCUMENT_LINE}. Blank lines are skipped.`,
     'Ids must be unique; a bad or duplicate line stops the build (naming the line) before anything is embedded or written.',
     'Progress goes to stderr: a bar on a terminal, a few plain lines otherwise.',
   ],
@@ -67,17 +46,7 @@ export const indexBuildCommand: CommandSpec = {
       throw new Error(`${out} already holds a collection; pass --force to overwrite it or choose another --out`);
     }
     hintIfInteractive('JSON documents');
-    const docs: CollectionDocument[] = [];
-    const lineOf = new Map<string, number>();
-    for await (const line of readLines()) {
-      if (line.text.trim().length === 0) continue;
-      const doc = toDocument(parseJsonObjectLine(line, EXPECTED), line.n);
-      const prev = lineOf.get(doc.id);
-      if (prev !== undefined) throw new Error(`stdin line ${line.n}: duplicate id "${doc.id}" (first seen on line ${prev}); ids must be unique`);
-      lineOf.set(doc.id, line.n);
-      docs.push(doc);
-    }
-    if (docs.length === 0) throw new Error(`stdin held no documents; expected one ${EXPECTED} per line`);
+    const docs = await readDocuments();
     if (modelDir === null) {
       const t0 = performance.now();
       const collection = Collection.createKeyword();

@@ -8,13 +8,14 @@ import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.j
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { indexBuildCommand } from './index-build.js';
+import { ingestCommand } from './ingest.js';
 import { modelsCommand } from './models.js';
 import { rerankCommand } from './rerank.js';
 import { searchCommand } from './search.js';
 import { serveCommand } from './serve.js';
 import { tokenizeCommand } from './tokenize.js';
 
-const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, searchCommand, serveCommand, modelsCommand];
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, serveCommand, modelsCommand];
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

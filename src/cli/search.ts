@@ -10,13 +10,15 @@ import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalProbabil
 import { formatDecision, formatHits } from './format.js';
 import { Output } from './io.js';
 import { resolveModelArg } from './model-paths.js';
+import { searchThroughRetriever } from './search-retriever.js';
 
 export const searchCommand: CommandSpec = {
   name: 'search',
   summary: 'retrieve from a collection, rerank with a cross-encoder and apply the relevance gate',
-  usage: ['search --index PATH --query Q [--mode dense|keyword|hybrid] [--cross-encoder DIR] [--top-k K] [--threshold P] [--json]'],
+  usage: ['search --index PATH --query Q [--mode dense|keyword|hybrid] [--cross-encoder DIR] [--top-k K] [--threshold P] [--json]', 'search --retriever URL --query Q [--bi-encoder DIR] [--cross-encoder DIR] [--top-k K] [--threshold P] [--json]'],
   options: {
     index: { type: 'string', value: 'PATH', description: 'Collection directory written by `crossgate index build`. Required.' },
+    retriever: { type: 'string', value: 'URL', description: 'Retrieve from an outside engine instead of --index: chroma://host:port/collection (dense) or postgres://user@host:port/db[?table=name] (keyword); see `crossgate ingest`.' },
     query: { type: 'string', short: 'q', value: 'Q', description: 'The query. Required.' },
     mode: { type: 'string', value: 'MODE', description: 'dense (cosine), keyword (BM25) or hybrid (both fused by reciprocal rank, k = 60). Default: dense, or keyword for a keyword-only collection.' },
     'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory or cached hub repo id (org/name[@rev]); without it only the retrieval step runs.' },
@@ -36,6 +38,7 @@ export const searchCommand: CommandSpec = {
   ],
   async run(values) {
     const spec = searchCommand;
+    if (values.retriever !== undefined) return searchThroughRetriever(values, spec);
     const indexDir = resolve(requireString(values, 'index', spec));
     const query = requireString(values, 'query', spec);
     const topK = optionalInt(values, 'top-k', spec, 1) ?? DEFAULT_TOP_K;

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { isRepoRef, parseRepoRef } from '../models/hub/index.js';
 import { Collection } from '../pipeline/collection.js';
+import { engineOf } from '../retrievers/index.js';
 import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ConfigSources, type ServerConfig } from '../server/limits.js';
 import { startServer, type ModelRef, type RunningServer, type ServedModels } from '../server/server.js';
 import { formatHelp, UsageError, type CommandSpec, type OptionSpec } from './args.js';
@@ -16,6 +17,7 @@ const MODEL_OPTIONS: Record<string, OptionSpec> = {
   reranker: { type: 'string', value: 'NAME=REF', description: 'A cross-encoder to serve (repeatable; the first is the default). REF is a model directory or a cached hub repo id (org/name[@rev], see `crossgate models pull`). NAME is what clients pass as "model"; REF alone uses the repo id or the folder name. Env: CROSSGATE_RERANKERS="a=REF,b=REF".' },
   embedder: { type: 'string', value: 'NAME=REF', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries); REF as for --reranker. Env: CROSSGATE_EMBEDDERS.' },
   collection: { type: 'string', value: 'PATH', description: 'A collection built by `crossgate index build`, searched by /search and WS search. Without --embedder, the one it was built with is loaded. Env: CROSSGATE_COLLECTION.' },
+  retriever: { type: 'string', value: 'URL', description: 'Retrieve for /search from an outside engine instead of --collection: chroma://host:port/collection (embedded with the first --embedder) or postgres://user@host:port/db[?table=name]. The server starts and stays up while the engine is down; /ready and /metrics report its health. Env: CROSSGATE_RETRIEVER.' },
   quantized: { type: 'boolean', description: "Run each model's quantized ONNX file. Env: CROSSGATE_QUANTIZED=true." },
 };
 
@@ -100,6 +102,7 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
   const rerankers: string[] = [];
   const embedders: string[] = [];
   let collection: string | undefined;
+  let retriever: string | undefined;
   let quantized: boolean | undefined;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
@@ -115,6 +118,7 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
     if (name === '--reranker') rerankers.push(value());
     else if (name === '--embedder') embedders.push(value());
     else if (name === '--collection') collection = value();
+    else if (name === '--retriever') retriever = value();
     else if (name === '--quantized' && eq < 0) quantized = true;
     else if (name.startsWith('--')) throw new UsageError(`unknown option '${name}'`, serveCommand);
     else throw new UsageError(`unexpected argument '${arg}'; serve takes only flags`, serveCommand);
@@ -124,6 +128,15 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
   const rr = (rerankers.length > 0 ? rerankers : envList(env.CROSSGATE_RERANKERS)).map((r) => parseModelRef(r, '--reranker', q));
   const ee = (embedders.length > 0 ? embedders : envList(env.CROSSGATE_EMBEDDERS)).map((r) => parseModelRef(r, '--embedder', q));
   collection ??= env.CROSSGATE_COLLECTION || undefined;
+  retriever ??= env.CROSSGATE_RETRIEVER || undefined;
+  if (retriever !== undefined) {
+    if (collection !== undefined) throw new UsageError('--collection and --retriever both name where /search retrieves from; pass one', serveCommand);
+    try {
+      if (engineOf(retriever) === 'chroma' && ee.length === 0) throw new UsageError(`--retriever ${retriever}: Chroma needs the bi-encoder its documents were embedded with; pass --embedder NAME=REF`, serveCommand);
+    } catch (e) {
+      throw e instanceof UsageError ? e : new UsageError((e as Error).message, serveCommand);
+    }
+  }
   if (rr.length === 0) throw new UsageError('at least one cross-encoder is needed: pass --reranker NAME=REF (or set CROSSGATE_RERANKERS)', serveCommand);
   if (collection !== undefined) {
     collection = resolve(collection);
@@ -139,7 +152,7 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
       ee.push({ name: manifest.biEncoder.name, dir: manifest.biEncoder.dir });
     }
   }
-  return { rerankers: rr, embedders: ee, collection: collection ?? null, quantized };
+  return { rerankers: rr, embedders: ee, collection: collection ?? null, retriever: retriever ?? null, quantized };
 }
 
 async function serve(config: ServerConfig, sources: ConfigSources, models: ServedModels): Promise<void> {

@@ -579,7 +579,7 @@ export function fuse(
  * The index ranks by inner product; unit vectors make that the cosine whether or not the model ends
  * in a Normalize module. A zero vector stays zero (it matches nothing rather than becoming NaN).
  */
-function unit(v: Float32Array): Float32Array {
+export function unit(v: Float32Array): Float32Array {
   return Math.abs(squaredNorm(v) - 1) < 1e-6 ? v : l2normalize(v);
 }
 

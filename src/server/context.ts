@@ -3,6 +3,7 @@
 import type { Embedder, Reranker } from '../pipeline/ports.js';
 import type { Collection } from '../pipeline/collection.js';
 import type { PrecisionPipeline } from '../pipeline/precision.js';
+import type { RetrieverLink } from '../retrievers/link.js';
 import type { ServerConfig } from './limits.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -37,6 +38,8 @@ export interface ServerContext {
   readonly embedders: ReadonlyMap<string, ServedEmbedder>;
   /** The collection `/search` and WS `search` query, with the pipeline over it; null when none is served. */
   readonly collection: Collection | null;
+  /** The outside engine `/search` retrieves from instead of a collection (serve --retriever); null when none. */
+  readonly retriever: RetrieverLink | null;
   readonly pipeline: PrecisionPipeline | null;
   readonly phase: ServerPhase;
 

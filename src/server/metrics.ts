@@ -256,6 +256,8 @@ export interface ServerMetrics {
   wsConnections: Gauge;
   queueSize: Gauge<'model'>;
   queueTokens: Gauge<'model'>;
+  retrieverUp: Gauge<'engine'>;
+  retrieverErrors: Counter<'engine' | 'kind'>;
   batchSize: Histogram<'model'>;
   batchTokens: Histogram<'model'>;
   paddingWaste: Histogram<'model'>;
@@ -273,6 +275,8 @@ export function createServerMetrics(registry = new Registry()): ServerMetrics {
     wsConnections: registry.gauge('crossgate_ws_connections', 'Open WebSocket connections.'),
     queueSize: registry.gauge('crossgate_queue_size', 'Pairs waiting for a batch, per model.', ['model']),
     queueTokens: registry.gauge('crossgate_queue_tokens', 'Tokens waiting for a batch, per model (limit: max_queue_tokens).', ['model']),
+    retrieverUp: registry.gauge('crossgate_retriever_up', 'Whether the outside retriever (serve --retriever) answered its last query or check: 1 yes, 0 no.', ['engine']),
+    retrieverErrors: registry.counter('crossgate_retriever_errors_total', 'Failed retriever queries and checks, by kind (unreachable, not_found, dimension, timeout, engine).', ['engine', 'kind']),
     batchSize: registry.histogram('crossgate_batch_size', 'Pairs per inference batch.', ['model'], BATCH_SIZE_BUCKETS),
     batchTokens: registry.histogram('crossgate_batch_tokens', 'Padded tokens per inference batch (limit: max_batch_tokens).', ['model'], BATCH_TOKENS_BUCKETS),
     paddingWaste: registry.histogram('crossgate_batch_padding_waste_ratio', 'Padding per batch: padded tokens / real tokens - 1.', ['model'], PADDING_WASTE_BUCKETS),

@@ -177,7 +177,16 @@ export const HealthResponse = Type.Object({
   status: Type.Literal('ok'),
   phase: Type.Union(['loading', 'warming', 'ready', 'draining', 'closed'].map((p) => Type.Literal(p))),
 }, strict);
-export const ReadyResponse = Type.Object({ status: Type.Literal('ready') }, strict);
+export const ReadyResponse = Type.Object({
+  status: Type.Literal('ready'),
+  retriever: Type.Optional(Type.Object({
+    engine: Type.Union([Type.Literal('chroma'), Type.Literal('postgres')]),
+    url: Str,
+    ok: Bool,
+    error: Type.Union([Type.Null(), Type.Object({ kind: Str, message: Str }, strict)]),
+    checked_at: Type.Union([Type.Null(), Str]),
+  }, { ...strict, description: 'Health of serve --retriever: reported, not gating readiness (a replica without its retriever still reranks).' })),
+}, strict);
 export const InfoResponse = Type.Object({
   name: Str,
   version: Str,

@@ -8,6 +8,8 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import type { BatchEvent } from '../infer/scheduler.js';
 import { Collection } from '../pipeline/collection.js';
+import { asPipelineSource } from '../retrievers/index.js';
+import { RetrieverLink } from '../retrievers/link.js';
 import { PrecisionPipeline } from '../pipeline/precision.js';
 import type { ServedEmbedder, ServedReranker, ServerContext, ServerPhase } from './context.js';
 import { ApiError, fmt } from './errors.js';
@@ -26,6 +28,12 @@ export interface ServedModels {
   collection?: string | null;
   /** Run each model's quantized ONNX file. */
   quantized?: boolean;
+  /**
+   * Where /search retrieves from instead of a collection: chroma://host:port/collection (dense; embedded with
+   * the first embedder) or postgres://user@host:port/db?table=name (keyword). Opened on first use and again
+   * after a failure, so the server stays up while the engine is down; /ready and /metrics report its health.
+   */
+  retriever?: string | null;
 }
 
 export interface StartOptions {
@@ -69,6 +77,7 @@ class ServerState implements ServerContext {
   readonly rerankers = new Map<string, ServedReranker>();
   readonly embedders = new Map<string, ServedEmbedder>();
   collection: Collection | null = null;
+  retriever: RetrieverLink | null = null;
   pipeline: PrecisionPipeline | null = null;
   phase: ServerPhase = 'loading';
   readonly inflight = new Set<Promise<unknown>>();
@@ -191,6 +200,9 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
   if (models.collection && models.embedders.length === 0) {
     throw new Error('a collection needs the bi-encoder it was built with; pass --embedder NAME=DIR');
   }
+  if (models.collection && models.retriever) {
+    throw new Error('--collection and --retriever both name where /search retrieves from; pass one');
+  }
   const inferOptions = inferOptionsFor(requested, opts.sources, models.quantized === true);
   // From here on the config holds what runs (workers/threads as the encoders resolve them): /info shows it.
   const config = effectiveConfig(requested, inferOptions);
@@ -247,6 +259,16 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       state.collection = await Collection.load(models.collection, embedder.encoder);
       state.pipeline = new PrecisionPipeline({ collection: state.collection, crossEncoder: state.reranker(null).encoder });
     }
+    if (models.retriever) {
+      const embedder = [...state.embedders.values()][0];
+      const link = new RetrieverLink(models.retriever, embedder ? { biEncoder: embedder.encoder } : {});
+      link.onError = (kind) => metrics.retrieverErrors.inc({ engine: link.name, kind });
+      state.retriever = link;
+      state.pipeline = new PrecisionPipeline({ collection: asPipelineSource(link), crossEncoder: state.reranker(null).encoder });
+      // Checked once now for the log; a failure does not stop the server (the engine may come up later).
+      const h = await link.check();
+      log(h.ok ? `crossgate: retriever ${h.engine} ${h.url} answers` : `crossgate: retriever ${h.engine} ${h.url} is not usable yet (${h.error?.kind}): ${h.error?.message}`);
+    }
 
     // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
     state.phase = 'warming';
@@ -256,7 +278,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
   } catch (e) {
     state.phase = 'closed';
     listening.close();
-    await Promise.allSettled(state.encoders().map((enc) => enc.close()));
+    await Promise.allSettled([...state.encoders().map((enc) => enc.close()), state.retriever?.close()]);
     closeAll(app);
     throw e;
   }
@@ -269,6 +291,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
     [...state.rerankers.values(), ...state.embedders.values()].map((m) => [m.name, m.encoder.queue]);
   metrics.queueSize.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedRows); });
   metrics.queueTokens.collect((g) => { for (const [model, s] of served()) g.set({ model }, s.queuedTokens); });
+  metrics.retrieverUp.collect((g) => { if (state.retriever) g.set({ engine: state.retriever.name }, state.retriever.health.ok ? 1 : 0); });
   if (state.phase === 'warming') state.phase = 'ready';
 
   let shutdownPromise: Promise<void> | null = null;
@@ -291,7 +314,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       // Cancelled work settles quickly (its pending rows are dropped); give it a moment to answer.
       await Promise.race([Promise.allSettled([...state.inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
       closeAll(app);
-      await Promise.allSettled(state.encoders().map((enc) => enc.close()));
+      await Promise.allSettled([...state.encoders().map((enc) => enc.close()), state.retriever?.close()]);
       state.phase = 'closed';
     })();
     return shutdownPromise;

@@ -1,6 +1,7 @@
 // Rerank and search as the server runs them (HTTP and WS alike): per-request limits, the deadline, the
 // truncate=false length check, the gate, and the metrics. Inputs arrive typed (validated at the edge);
 // only the checks that need the model or the config happen here.
+import { RetrieverError } from '../../retrievers/errors.js';
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, rerank, type GateDecision } from '../../pipeline/precision.js';
 import type { CrossEncoderScores } from '../../infer/cross-encoder.js';
 import { InputTooLongError } from '../../infer/errors.js';
@@ -149,8 +150,8 @@ export interface SearchCall {
 export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<RerankResult> {
   const rid = call.requestId;
   const pipeline = ctx.pipeline;
-  if (!pipeline || !ctx.collection) {
-    throw new ApiError('validation', 'no collection is served, so there is nothing to search; start `crossgate serve` with --collection PATH (built by `crossgate index build`), or use /rerank with your own documents', { field: 'query', requestId: rid });
+  if (!pipeline || (!ctx.collection && !ctx.retriever)) {
+    throw new ApiError('validation', 'no collection is served, so there is nothing to search; start `crossgate serve` with --collection PATH (built by `crossgate index build`) or --retriever URL (Chroma, PostgreSQL), or use /rerank with your own documents', { field: 'query', requestId: rid });
   }
   const query = checkQueryField(call.query, rid);
   const threshold = checkThresholdField(call.threshold, rid);
@@ -193,6 +194,8 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
     }), d.signal);
     return finish(ctx, served.name, decision, scores, performance.now() - t0 - decision.timings.retrieveMs);
   } catch (e) {
+    // The engine's words say what is wrong and what to do; /ready and /metrics report the same.
+    if (e instanceof RetrieverError) throw new ApiError('backend', `retriever ${e.engine}: ${e.message}`, { cause: e, requestId: rid });
     throw callError(e, d, call.signal, served.name, { field: 'candidates', count: candidates, requestId: rid, fewer: (fit) => `pass top_k ${fmt(fit)} or less` });
   } finally {
     d.dispose();

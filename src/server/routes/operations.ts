@@ -11,7 +11,11 @@ export const OPERATIONS_ROUTES: Route[] = [
   get({
     path: '/ready', operationId: 'ready', tag: 'operations', auth: true, response: 'ReadyResponse', errors: ['not_ready', 'draining'],
     summary: 'Readiness: 200 once models are loaded and warmed; 503 before that and while draining', needsReady: true, admits: false,
-  }, () => ({ json: { status: 'ready' } })),
+  }, async ({ ctx }) => {
+    if (!ctx.retriever) return { json: { status: 'ready' } };
+    const h = await ctx.retriever.check();
+    return { json: { status: 'ready', retriever: { engine: h.engine, url: h.url, ok: h.ok, error: h.error, checked_at: h.checkedAt === null ? null : new Date(h.checkedAt).toISOString() } } };
+  }),
   get({
     path: '/info', operationId: 'info', tag: 'operations', auth: true, response: 'InfoResponse', errors: [],
     summary: 'Models, execution providers, and every limit with its value', needsReady: false, admits: false,
