@@ -216,6 +216,7 @@ struct Scratch {
   std::string norm;   // normalized segment
   std::vector<Pending> pending;  // non-starters awaiting canonical reordering
   Origin cur{0, 0};              // the input character being normalized
+  std::vector<Origin> pending_from;  // offsets only: pending's sources in reading order
   std::vector<Origin> align;     // offsets only: per byte of norm, its source in the (fixed) input
   std::vector<std::uint32_t> fix_map;  // offsets only: fixed byte -> input byte, when the input was ill-formed
   std::vector<std::int32_t> a, b;
@@ -288,10 +289,19 @@ struct WordPieceTokenizer::Impl {
   template <bool kAlign>
   void flush_pending(Scratch& sc, std::string& out) const {
     if (sc.pending.empty()) return;
-    if (sc.pending.size() > 1)
+    if (sc.pending.size() > 1) {
+      // The reference's alignments stay by position when NFD reorders marks: the k-th mark written keeps the
+      // source of the k-th mark read.
+      if constexpr (kAlign) {
+        sc.pending_from.clear();
+        for (const Pending& p : sc.pending) sc.pending_from.push_back(p.from);
+      }
       std::stable_sort(sc.pending.begin(), sc.pending.end(), [](const Pending& x, const Pending& y) {
         return unicode::reorder_rank(x.c) < unicode::reorder_rank(y.c);
       });
+      if constexpr (kAlign)
+        for (std::size_t k = 0; k < sc.pending.size(); ++k) sc.pending[k].from = sc.pending_from[k];
+    }
     if constexpr (kAlign) sc.align.resize(out.size(), sc.cur);
     for (const Pending& p : sc.pending) {
       emit_lower(p.c, unicode::flags(p.c), out);
