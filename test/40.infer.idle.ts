@@ -39,3 +39,25 @@ export function untilIdle(sched: BatchSource): Promise<void> {
 export function nextBatch(sched: BatchSource): Promise<BatchEvent> {
   return new Promise((resolve) => listen(sched, (b) => { resolve(b); return true; }));
 }
+
+/**
+ * Resolves once cond() holds, checked after each batch the scheduler delivers (one macrotask later, so the
+ * sends its results cause have run), or once the scheduler is idle with cond() still false: then nothing
+ * more will happen and the caller's assertion reports it, rather than a wait that never ends.
+ */
+export function untilAfterBatch(sched: BatchSource, cond: () => boolean): Promise<void> {
+  const idle = () => sched.queuedRows === 0 && inFlight(sched) === 0;
+  if (cond()) return Promise.resolve();
+  return new Promise((resolve) => {
+    let settled = false;
+    listen(sched, () => {
+      setImmediate(() => {
+        if (!settled && (cond() || idle())) {
+          settled = true;
+          resolve();
+        }
+      });
+      return settled;
+    });
+  });
+}
