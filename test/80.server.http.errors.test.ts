@@ -11,6 +11,7 @@ import { ERROR_TYPES } from '../src/server/errors.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
 import { startServer, type ModelRef, type RunningServer } from '../src/server/server.js';
 import { nextBatch, untilIdle } from './40.infer.idle.js';
+import { untilMetric } from './71.server-foundations.metric-wait.js';
 
 const QUERY = 'how do I reset my password';
 const PASSAGES = ["Click on 'Forgot Password' on the login screen", 'Use a strong password', 'Bananas ripen faster in a paper bag'];
@@ -48,13 +49,6 @@ async function metric(base: string, series: string, headers: Record<string, stri
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-async function until(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('HTTP errors', () => {
   const servers: RunningServer[] = [];
@@ -204,8 +198,9 @@ describe('HTTP errors', () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
     let url!: string;
+    let started!: Promise<unknown>;
     const listening = new Promise<void>((r) => {
-      void start({}, undefined, { readyGate: gate, onListening: (w) => { url = w.url; r(); } }).then(() => undefined);
+      started = start({}, undefined, { readyGate: gate, onListening: (w) => { url = w.url; r(); } });
     });
     await listening;
     // Loading and warming: whatever the phase is right now, it is not ready.
@@ -217,7 +212,8 @@ describe('HTTP errors', () => {
     assert.equal(h.status, 200);
     assert.notEqual(h.json.phase, 'ready');
     open();
-    await until(async () => (await call(`${url}/ready`)).status === 200);
+    await started; // startServer resolves once the server is ready
+    assert.equal((await call(`${url}/ready`)).status, 200);
     assert.equal((await post(`${url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
   });
 
@@ -252,8 +248,11 @@ describe('HTTP errors', () => {
     void nextBatch(sched).then(() => ac.abort());
     const gone = fetch(`${s.url}/rerank`, { method: 'POST', body: JSON.stringify({ query: QUERY, texts: many(1000, 'gone') }), signal: ac.signal });
     await assert.rejects(gone);
-    await until(async () => (await metric(s.url, 'crossgate_requests_total{route="/rerank",status="499"}')) === 1);
-    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 0);
+    const m = s.ctx.metrics;
+    await untilMetric(m.requests, () => m.requests.get({ route: '/rerank', status: '499' }) === 1);
+    await untilMetric(m.inflight, () => m.inflight.get() === 0);
+    assert.equal(await metric(s.url, 'crossgate_requests_total{route="/rerank",status="499"}'), 1);
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 0);
     await untilIdle(sched); // every batch that held its rows has been delivered; the rest would still be queued
     const ran = (await metric(s.url, 'crossgate_batch_size_sum{model="a"}')) - before;
     assert.ok(ran < 1000, `only rows already running finished (${ran} of 1000)`);
@@ -313,7 +312,8 @@ describe('HTTP errors', () => {
       sock.on('close', () => { clearInterval(timer); resolve(got); });
       sock.on('error', (e) => { clearInterval(timer); if (got) resolve(got); else reject(e); });
     });
-    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 1);
+    await untilMetric(s.ctx.metrics.inflight, () => s.ctx.metrics.inflight.get() === 1);
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 1);
     isError(await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }), 'overloaded');
     const raw = await stalled;
     const ms = performance.now() - t0;
