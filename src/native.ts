@@ -41,6 +41,9 @@ export interface NativeRaggedEncoding {
   typeIds: Uint8Array;
   offsets: Int32Array;
   truncated: Uint8Array;
+  /** With offsets=true only: per token, UTF-8 byte offsets into its own text; -1 for special and unknown tokens. */
+  starts?: Int32Array;
+  stops?: Int32Array;
 }
 /** One loaded tokenizer.json. Arguments are checked again natively; errors name the argument. */
 export interface NativeTokenizer {
@@ -49,12 +52,12 @@ export interface NativeTokenizer {
   specialTokenCount(pair: boolean): number;
   encodeSync(
     texts: (string | Uint8Array)[], pairs: (string | Uint8Array)[] | null,
-    maxLength: number, truncation: string, side: string,
+    maxLength: number, truncation: string, side: string, offsets?: boolean,
   ): NativeRaggedEncoding;
   /** Same as encodeSync, on a libuv worker thread (inputs are copied before it starts). */
   encodeAsync(
     texts: (string | Uint8Array)[], pairs: (string | Uint8Array)[] | null,
-    maxLength: number, truncation: string, side: string,
+    maxLength: number, truncation: string, side: string, offsets?: boolean,
   ): Promise<NativeRaggedEncoding>;
 }
 export interface NativeTokenizerConstructor {

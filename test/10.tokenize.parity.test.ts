@@ -3,20 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokenizer } from '../src/tokenize/index.js';
-import { buildTokenizerJson, CORPUS, hf, rng, type TokenizerConfig } from './fixtures/tokenize/corpus.js';
+import { buildTokenizerJson, CONFIGS, CORPUS, hf, rng } from './fixtures/tokenize/corpus.js';
 
 type HfTokenizer = InstanceType<Hf['Tokenizer']>;
 type Hf = typeof hf;
 
-const CONFIGS: [string, TokenizerConfig][] = [
-  ['uncased (strip_accents null)', { lowercase: true, stripAccents: null }],
-  ['uncased, strip_accents false', { lowercase: true, stripAccents: false }],
-  ['cased (strip_accents null)', { lowercase: false, stripAccents: null }],
-  ['cased, strip_accents true', { lowercase: false, stripAccents: true, processor: 'bert' }],
-  ['no clean_text, no chinese chars', { lowercase: true, stripAccents: true, cleanText: false, handleChineseChars: false }],
-  ['extra added tokens, short words', { lowercase: true, stripAccents: null, extraAdded: true, maxCharsPerWord: 12 }],
-  ['cased, extra added tokens', { lowercase: false, stripAccents: false, extraAdded: true }],
-];
 
 function pairsOf(n: number, seed: number): [number, number][] {
   const r = rng(seed);

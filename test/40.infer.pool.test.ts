@@ -247,16 +247,19 @@ test('close() with a run in flight: the run finishes, queued batches are rejecte
     init.modelPath = ${JSON.stringify(join(dir, 'heavy.onnx'))};
     const pool = await WorkerPool.create(init, 1);
     const mk = () => { const n = 32 * 256; return { batchSize: 32, seqLen: 256, inputIds: new BigInt64Array(n).fill(5n), attentionMask: new BigInt64Array(n).fill(1n), tokenTypeIds: new BigInt64Array(n) }; };
-    const first = pool.run(mk()).then((o) => 'ok:' + o.data.length, (e) => 'err:' + e.name);
-    const second = pool.run(mk()).then((o) => 'ok', (e) => 'err:' + e.name);
-    await new Promise((r) => setTimeout(r, 20));
+    const a = mk(), b = mk();
+    const first = pool.run(a).then((o) => 'ok:' + o.data.length, (e) => 'err:' + e.name);
+    const second = pool.run(b).then((o) => 'ok', (e) => 'err:' + e.name);
+    // run() hands a batch to a free worker at once, transferring its buffers: the first is in flight, the second queued.
+    const state = (x) => x.inputIds.length === 0 ? 'sent' : 'queued';
+    const states = state(a) + ' ' + state(b);
     await pool.close();
-    console.log(await first, await second);
+    console.log(states, await first, await second);
   `;
   const r = runChild(script);
   assert.equal(r.signal, null, r.out);
   assert.equal(r.status, 0, r.out);
-  assert.match(r.out, /ok:32 err:InferenceClosedError/);
+  assert.match(r.out, /sent queued ok:32 err:InferenceClosedError/);
 });
 
 test('a process that never calls close() still exits once its work is done', () => {

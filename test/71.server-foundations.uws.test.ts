@@ -45,9 +45,16 @@ app.post('/deadline', (res, req) => {
     reply.sendJson(200, { bytes: r.body.length });
   });
 });
+// A handler that answers when the test says so (at once when no test is waiting): the request's arrival, the
+// server noticing the client gone and the late answer are events, not timings.
+interface SlowHandle { send: () => void; aborted: Promise<void> }
+const slowWaiting: ((h: SlowHandle) => void)[] = [];
 app.get('/slow', (res) => {
   const reply = new Reply(res);
-  setTimeout(() => { seen.lateSends.push(reply.sendJson(200, { late: true })); changed(); }, 150);
+  const send = () => { seen.lateSends.push(reply.sendJson(200, { late: true })); changed(); };
+  const waiting = slowWaiting.shift();
+  if (waiting) waiting({ send, aborted: new Promise<void>((r) => reply.onAbort(r)) });
+  else send();
 });
 app.get('/health', (res) => { new Reply(res).sendJson(200, { status: 'ok' }); });
 app.any('/*', (res, req) => {
@@ -120,8 +127,8 @@ test('a client that disconnects mid-body is noticed and the server keeps serving
   await new Promise<void>((resolve, reject) => {
     const s = connect(server.port, '127.0.0.1', () => {
       s.write('POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n');
-      s.write(Buffer.alloc(100));
-      setTimeout(() => { s.destroy(); resolve(); }, 50);
+      // Gone once the partial body is handed to the kernel (it is sent before the FIN).
+      s.write(Buffer.alloc(100), () => { s.destroy(); resolve(); });
     });
     s.on('error', reject);
   });
@@ -133,9 +140,13 @@ test('a client that disconnects mid-body is noticed and the server keeps serving
 
 test('a response written after the client left is skipped, not a crash; one written in time arrives', async () => {
   const ac = new AbortController();
+  const arrived = new Promise<SlowHandle>((r) => slowWaiting.push(r));
   const gone = fetch(`${base}/slow`, { signal: ac.signal }).catch((e: Error) => e.name);
-  setTimeout(() => ac.abort(), 30);
+  const handle = await arrived;
+  ac.abort();
   assert.equal(await gone, 'AbortError');
+  await handle.aborted;
+  handle.send();
   await until(() => seen.lateSends.length === 1);
   assert.deepEqual(seen.lateSends, [false]);
   const r = await fetch(`${base}/slow`);

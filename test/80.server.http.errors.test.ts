@@ -10,6 +10,8 @@ import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { ERROR_TYPES } from '../src/server/errors.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
 import { startServer, type ModelRef, type RunningServer } from '../src/server/server.js';
+import { nextBatch, untilIdle } from './40.infer.idle.js';
+import { untilMetric } from './71.server-foundations.metric-wait.js';
 
 const QUERY = 'how do I reset my password';
 const PASSAGES = ["Click on 'Forgot Password' on the login screen", 'Use a strong password', 'Bananas ripen faster in a paper bag'];
@@ -47,13 +49,6 @@ async function metric(base: string, series: string, headers: Record<string, stri
   return line ? Number(line.slice(series.length + 1)) : 0;
 }
 
-async function until(cond: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('HTTP errors', () => {
   const servers: RunningServer[] = [];
@@ -203,8 +198,9 @@ describe('HTTP errors', () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
     let url!: string;
+    let started!: Promise<unknown>;
     const listening = new Promise<void>((r) => {
-      void start({}, undefined, { readyGate: gate, onListening: (w) => { url = w.url; r(); } }).then(() => undefined);
+      started = start({}, undefined, { readyGate: gate, onListening: (w) => { url = w.url; r(); } });
     });
     await listening;
     // Loading and warming: whatever the phase is right now, it is not ready.
@@ -216,7 +212,8 @@ describe('HTTP errors', () => {
     assert.equal(h.status, 200);
     assert.notEqual(h.json.phase, 'ready');
     open();
-    await until(async () => (await call(`${url}/ready`)).status === 200);
+    await started; // startServer resolves once the server is ready
+    assert.equal((await call(`${url}/ready`)).status, 200);
     assert.equal((await post(`${url}/rerank`, { query: QUERY, texts: PASSAGES })).status, 200);
   });
 
@@ -246,12 +243,17 @@ describe('HTTP errors', () => {
     // A client that disconnects mid-request: its pending rows are dropped, nothing is written to it, the server goes on.
     const before = await metric(s.url, 'crossgate_batch_size_sum{model="a"}');
     const ac = new AbortController();
+    const sched = s.ctx.reranker('a').encoder.queue;
+    // The client goes once its request's first batch has run: mid-request, whatever the machine's speed.
+    void nextBatch(sched).then(() => ac.abort());
     const gone = fetch(`${s.url}/rerank`, { method: 'POST', body: JSON.stringify({ query: QUERY, texts: many(1000, 'gone') }), signal: ac.signal });
-    setTimeout(() => ac.abort(), 15);
     await assert.rejects(gone);
-    await until(async () => (await metric(s.url, 'crossgate_requests_total{route="/rerank",status="499"}')) === 1);
-    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 0);
-    await new Promise((r) => setTimeout(r, 400)); // long enough for all 1000 rows, had they not been dropped
+    const m = s.ctx.metrics;
+    await untilMetric(m.requests, () => m.requests.get({ route: '/rerank', status: '499' }) === 1);
+    await untilMetric(m.inflight, () => m.inflight.get() === 0);
+    assert.equal(await metric(s.url, 'crossgate_requests_total{route="/rerank",status="499"}'), 1);
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 0);
+    await untilIdle(sched); // every batch that held its rows has been delivered; the rest would still be queued
     const ran = (await metric(s.url, 'crossgate_batch_size_sum{model="a"}')) - before;
     assert.ok(ran < 1000, `only rows already running finished (${ran} of 1000)`);
     assert.equal(await metric(s.url, 'crossgate_queue_size{model="a"}'), 0);
@@ -310,7 +312,8 @@ describe('HTTP errors', () => {
       sock.on('close', () => { clearInterval(timer); resolve(got); });
       sock.on('error', (e) => { clearInterval(timer); if (got) resolve(got); else reject(e); });
     });
-    await until(async () => (await metric(s.url, 'crossgate_requests_in_flight')) === 1);
+    await untilMetric(s.ctx.metrics.inflight, () => s.ctx.metrics.inflight.get() === 1);
+    assert.equal(await metric(s.url, 'crossgate_requests_in_flight'), 1);
     isError(await post(`${s.url}/rerank`, { query: QUERY, texts: PASSAGES }), 'overloaded');
     const raw = await stalled;
     const ms = performance.now() - t0;
@@ -330,7 +333,7 @@ describe('HTTP errors', () => {
     const r = await post(`${s.url}/rerank`, { query: QUERY, texts: many(1000, 'slow') });
     isError(r, 'timeout', /did not finish within request_timeout_ms \(1 ms\); its queued work was dropped/);
     assert.equal(r.headers.get('retry-after'), null);
-    await new Promise((res) => setTimeout(res, 400));
+    await untilIdle(s.ctx.reranker('a').encoder.queue); // rows already running are delivered; dropped ones never run
     assert.ok((await metric(s.url, 'crossgate_batch_size_sum{model="a"}')) < 1000, 'the 1000 rows did not all run');
     assert.equal(await metric(s.url, 'crossgate_queue_size{model="a"}'), 0);
     assert.equal(await metric(s.url, 'crossgate_requests_total{route="/rerank",status="504"}'), 1);

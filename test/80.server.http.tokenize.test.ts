@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
 import { defaultConfig } from '../src/server/limits.js';
-import { normalizationOf } from '../src/tokenize/spans.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { Tokenizer } from '../src/tokenize/tokenizer.js';
 import { buildTokenizerJson, CORPUS } from './fixtures/tokenize/corpus.js';
@@ -53,14 +52,6 @@ describe('POST /tokenize offsets follow the tokenizer\'s normalizer', () => {
   after(async () => {
     await server?.shutdown('test done');
     if (root) rmSync(root, { recursive: true, force: true });
-  });
-
-  it('normalizationOf reads the settings as the native tokenizer does', () => {
-    assert.deepEqual(normalizationOf(null), { lowercase: false, stripAccents: false });
-    assert.deepEqual(normalizationOf({ type: 'BertNormalizer' }), { lowercase: true, stripAccents: true });
-    assert.deepEqual(normalizationOf({ type: 'BertNormalizer', lowercase: false, strip_accents: null }), { lowercase: false, stripAccents: false });
-    assert.deepEqual(normalizationOf({ type: 'BertNormalizer', lowercase: true, strip_accents: false }), { lowercase: true, stripAccents: false });
-    assert.deepEqual(normalizationOf({ type: 'BertNormalizer', lowercase: false, strip_accents: true }), { lowercase: false, stripAccents: true });
   });
 
   for (const s of SETTINGS) {

@@ -9,6 +9,7 @@ import { ensureGenerated } from '../models/generate.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { encodeJson, type FinalMessage, type ServerMessage } from '../src/wire/codec.js';
+import { untilAfterBatch, untilIdle } from './40.infer.idle.js';
 import { TestClient } from './81.server.ws.client.js';
 
 const KEY = 'sekret-key';
@@ -139,8 +140,8 @@ test('a client that never reads: the socket queue stays under ws_backpressure_ha
     sentBytes += frame.length;
     sock.write(frame);
   }
-  const deadline = Date.now() + 90_000;
-  while (server.ws.stats().slowReadersClosed === before.slowReadersClosed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  const sched = server.ctx.reranker(null).encoder.queue;
+  await untilAfterBatch(sched, () => server.ws.stats().slowReadersClosed > before.slowReadersClosed);
   const st = server.ws.stats();
   clearInterval(sampler);
   assert.equal(st.slowReadersClosed, before.slowReadersClosed + 1, 'the slow socket was closed');
@@ -150,7 +151,7 @@ test('a client that never reads: the socket queue stays under ws_backpressure_ha
   assert.ok(st.peakSocketBytes <= HARD + 100 * 1024, `peak buffered+queued ${st.peakSocketBytes} bytes; hard limit ${HARD}`);
 
   // Its remaining requests were aborted: their pending rows never reached inference.
-  await new Promise((r) => setTimeout(r, 500));
+  await untilIdle(sched);
   const ran = rowsRun - rowsBefore;
   const total = requests * perRequest;
   console.log(`slow reader: sent ${(sentBytes / 1e6).toFixed(1)} MB of requests; ${ran} of ${total} rows ran; ` +
@@ -189,15 +190,17 @@ test('a reader that pauses past the soft limit gets every message, in order, onc
       sock.write(maskedFrame(Buffer.from(encodeJson({ type: 'rerank', id: `d${i}`, query: 'drain', passages: passages(per, `d${i}`) })), 1));
     }
     // Wait until the server had to queue (the kernel buffers are full), then read everything.
-    const deadline = Date.now() + 90_000;
-    while (srv.ws.stats().peakSocketBytes <= SOFT * 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await untilAfterBatch(srv.ctx.reranker(null).encoder.queue, () => srv.ws.stats().peakSocketBytes > SOFT * 4);
     assert.ok(srv.ws.stats().peakSocketBytes > SOFT * 4, 'the server queued for this reader');
     const chunks: Buffer[] = [rest];
     let finals = 0;
     const FINAL = '"type":"final"';
     let tail = '';
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`only ${finals} finals arrived`)), 90_000);
+      // The socket closing first is the failure event (no deadline: every final is on its way once queued).
+      const early = () => reject(new Error(`only ${finals} finals arrived before the socket closed`));
+      sock.on('close', early);
+      sock.on('error', early);
       sock.on('data', (d: Buffer) => {
         chunks.push(d);
         // Carry a tail shorter than the pattern so a match split across chunks counts once.
@@ -206,7 +209,8 @@ test('a reader that pauses past the soft limit gets every message, in order, onc
         tail = text.slice(-(FINAL.length - 1));
         // The last final may still be arriving: done once n complete final frames parse.
         if (finals >= n && parseFrames(Buffer.concat(chunks)).filter((f) => f.opcode === 1 && f.payload.includes(FINAL)).length >= n) {
-          clearTimeout(t);
+          sock.off('close', early);
+          sock.off('error', early);
           resolve();
         }
       });

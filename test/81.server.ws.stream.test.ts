@@ -16,6 +16,7 @@ import { encodeBinary, type FinalMessage, type PartialMessage, type ServerMessag
 import * as crossgate from '../src/crossgate.js';
 import { startServer } from '../src/crossgate.js';
 import WebSocket from 'ws';
+import { untilIdle } from './40.infer.idle.js';
 import { TestClient, type Received } from './81.server.ws.client.js';
 
 const WORDS = ('the a fox river bank loan interest rate model score rank passage query vector index batch token ' +
@@ -237,7 +238,11 @@ test('cancel drops the pending rows: no final for it, the id is free again, the 
   c.send({ type: 'rerank', id: 'after', query: 'still served', passages: after });
   const rs = await c.settled('after');
   assertScores(rs, await reference('still served', after), 0.2, 'after');
-  await new Promise((r) => setTimeout(r, 300));
+  // Every batch that held cancelled rows has been delivered; then a reply on this socket (frames keep their
+  // order) shows that anything the server sent for 'big' before it has arrived too.
+  await untilIdle(server.ctx.reranker(null).encoder.queue);
+  c.send({ type: 'cancel', id: 'probe' });
+  await c.settled('probe');
   assert.deepEqual(types(c.of('big')).filter((t) => t === 'final' || t === 'error'), [], 'nothing ends a cancelled request');
   const ran = rowsRun - rowsBefore - after.length;
   assert.ok(ran < ps.length, `the scheduler ran ${ran} of ${ps.length} cancelled rows`);
@@ -268,7 +273,8 @@ test('a client that disconnects mid-request: its work is dropped, nothing is sen
   other.send({ type: 'rerank', id: 'o', query: 'still here', passages: small });
   assertScores(await other.settled('o'), await reference('still here', small), 0.2, 'other client');
   await other.until(() => server.ws.connections === 1, 'server saw the disconnect');
-  await new Promise((r) => setTimeout(r, 300));
+  // Every batch that held the vanished client's rows has been delivered (and its sends refused) by now.
+  await untilIdle(server.ctx.reranker(null).encoder.queue);
   const ran = rowsRun - rowsBefore - small.length;
   console.log(`disconnect: ${ran} of ${ps.length} rows of the vanished client's request reached inference`);
   assert.ok(ran < ps.length);

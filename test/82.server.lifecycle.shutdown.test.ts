@@ -9,6 +9,7 @@ import { KeepAlive } from './82.server.keep-alive.js';
 import { ensureGenerated } from '../models/generate.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
+import { untilMetric } from './71.server-foundations.metric-wait.js';
 
 const QUERY = 'how do I reset my password';
 const many = (n: number, tag: string): string[] => Array.from({ length: n }, (_, i) => `passage ${tag} number ${i} about passwords and accounts and more words`);
@@ -23,13 +24,6 @@ function rerank(url: string, query: string, texts: string[]): Promise<{ status: 
     .then(async (r) => ({ status: r.status, body: await r.json(), at: performance.now() }));
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('graceful shutdown', () => {
   let dir: string;
@@ -46,7 +40,7 @@ describe('graceful shutdown', () => {
 
     const texts = many(1000, 'drain');
     const inflight = Array.from({ length: 4 }, (_, i) => rerank(server.url, `${QUERY} ${i}`, texts));
-    await until(() => server.ctx.metrics.inflight.get() === 4);
+    await untilMetric(server.ctx.metrics.inflight, () => server.ctx.metrics.inflight.get() === 4);
     const wsOpenWhenFirstDone = inflight[0].then(() => ws.readyState === WebSocket.OPEN);
 
     const t0 = performance.now();
@@ -82,7 +76,7 @@ describe('graceful shutdown', () => {
     const server = await startServer(config({ shutdownGraceMs: 30 }), { rerankers: [{ name: 'a', dir }], embedders: [] }, { log: () => undefined });
     const texts = many(1000, 'late');
     const inflight = Array.from({ length: 6 }, (_, i) => rerank(server.url, `${QUERY} ${i}`, texts));
-    await until(() => server.ctx.metrics.inflight.get() === 6);
+    await untilMetric(server.ctx.metrics.inflight, () => server.ctx.metrics.inflight.get() === 6);
     const t0 = performance.now();
     await server.shutdown('test');
     const took = performance.now() - t0;

@@ -257,7 +257,10 @@ export class FakeHub {
     const chunk = 64 * 1024;
     for (let off = 0; off < limit; off += chunk) {
       const piece = body.subarray(off, Math.min(limit, off + chunk));
-      if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+      // A cut body waits for each piece to be handed to the kernel (its write callback), so the first half
+      // goes out before the FIN that destroy() sends.
+      if (cut) await new Promise<void>((r) => { res.write(piece, () => r()); });
+      else if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
       if (this.slowMs) await new Promise((r) => setTimeout(r, this.slowMs));
     }
     if (stall) {
@@ -266,8 +269,7 @@ export class FakeHub {
       return;
     }
     if (cut) {
-      // Let the first half reach the client, then drop the connection mid-body.
-      await new Promise((r) => setTimeout(r, 30));
+      // The first half has reached the socket: drop the connection mid-body.
       res.socket?.destroy();
       return;
     }

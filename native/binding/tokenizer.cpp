@@ -78,10 +78,10 @@ void append_text(Napi::Env env, const Napi::Value& v, const char* arg, std::size
   in.bounds.push_back(in.arena.size());
 }
 
-// Arguments: (texts, pairs | null, maxLength, strategy, side).
+// Arguments: (texts, pairs | null, maxLength, strategy, side[, offsets]).
 void read_args(const Napi::CallbackInfo& info, Inputs& in, EncodeOptions& opts) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5) throw Napi::TypeError::New(env, "encode expects (texts, pairs, maxLength, truncation, side)");
+  if (info.Length() < 5) throw Napi::TypeError::New(env, "encode expects (texts, pairs, maxLength, truncation, side[, offsets])");
   if (!info[0].IsArray()) throw Napi::TypeError::New(env, "'texts' must be an array of strings or Buffers");
   auto texts = info[0].As<Napi::Array>();
   in.count = texts.Length();
@@ -113,6 +113,10 @@ void read_args(const Napi::CallbackInfo& info, Inputs& in, EncodeOptions& opts) 
   if (side == "right") opts.side = crossgate::TruncationSide::Right;
   else if (side == "left") opts.side = crossgate::TruncationSide::Left;
   else throw Napi::TypeError::New(env, "'side' must be 'right' or 'left'");
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    if (!info[5].IsBoolean()) throw Napi::TypeError::New(env, "'offsets' must be true or false");
+    opts.offsets = info[5].As<Napi::Boolean>().Value();
+  }
   in.finish();
 }
 
@@ -123,13 +127,17 @@ Arr copy_out(Napi::Env env, const std::vector<T>& v) {
   return a;
 }
 
-Napi::Object to_js(Napi::Env env, const RaggedBatch& b, std::size_t count) {
+Napi::Object to_js(Napi::Env env, const RaggedBatch& b, std::size_t count, bool offsets) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("count", Napi::Number::New(env, static_cast<double>(count)));
   o.Set("ids", copy_out<Napi::Int32Array>(env, b.ids));
   o.Set("typeIds", copy_out<Napi::Uint8Array>(env, b.type_ids));
   o.Set("offsets", copy_out<Napi::Int32Array>(env, b.offsets));
   o.Set("truncated", copy_out<Napi::Uint8Array>(env, b.truncated));
+  if (offsets) {
+    o.Set("starts", copy_out<Napi::Int32Array>(env, b.starts));
+    o.Set("stops", copy_out<Napi::Int32Array>(env, b.stops));
+  }
   return o;
 }
 
@@ -153,7 +161,7 @@ class EncodeWorker : public Napi::AsyncWorker {
   // OnOK / OnError run inside node-addon-api's callback wrapper, which converts only Napi::Error.
   void OnOK() override {
     try {
-      deferred_.Resolve(to_js(Env(), out_, in_->count));
+      deferred_.Resolve(to_js(Env(), out_, in_->count, opts_.offsets));
     } catch (const Napi::Error& e) {
       deferred_.Reject(e.Value());
     } catch (const std::exception& e) {
@@ -221,7 +229,7 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
       read_args(info, in, opts);
       RaggedBatch out;
       tok_->encode_batch(in.first.data(), in.has_pairs ? in.second.data() : nullptr, in.count, opts, out);
-      return to_js(env, out, in.count);
+      return to_js(env, out, in.count, opts.offsets);
     }, kFewerTexts);
   }
 

@@ -108,6 +108,7 @@ struct AddedPattern {
   std::int32_t id;
   bool lstrip;
   bool rstrip;
+  bool special;
 };
 
 // Leftmost-longest matching like the reference's aho-corasick; patterns are few and short.
@@ -131,8 +132,8 @@ class PatternSet {
   bool empty() const { return pats_.empty(); }
   const std::vector<AddedPattern>& patterns() const { return pats_; }
 
-  // Splits s the way AddedVocabulary::find_matches does: calls seg(view) for plain text and tok(id) for
-  // each added token, in order.
+  // Splits s the way AddedVocabulary::find_matches does: calls seg(view) for plain text and
+  // tok(pattern, start, stop) for each added token, in order; [start, stop) includes what lstrip/rstrip took.
   template <class Seg, class Tok>
   void split(std::string_view s, Seg&& seg, Tok&& tok) const {
     const std::size_t n = s.size();
@@ -156,7 +157,7 @@ class PatternSet {
       if (hit->lstrip) start = std::max(start - trailing_space(s.substr(0, start)), start_offset);
       if (hit->rstrip) stop += leading_space(s.substr(stop));
       if (start_offset < start) seg(s.substr(start_offset, start - start_offset));
-      tok(hit->id);
+      tok(*hit, start, stop);
       start_offset = stop;
       pos = match_end;
     }
@@ -196,12 +197,42 @@ struct Piece {
   std::vector<std::int32_t> ids;  // Special only
 };
 
+// One token's byte range in its text; -1 for special and unknown tokens.
+struct Span {
+  std::int32_t start, stop;
+};
+constexpr Span kNoSpan{-1, -1};
+
+// A normalized byte's source: the byte range of the input character it came from.
+using Origin = std::pair<std::uint32_t, std::uint32_t>;
+
+struct Pending {
+  char32_t c;
+  Origin from;
+};
+
 struct Scratch {
   std::string fixed;  // input with ill-formed UTF-8 replaced
   std::string norm;   // normalized segment
-  std::vector<char32_t> pending;  // non-starters awaiting canonical reordering
+  std::vector<Pending> pending;  // non-starters awaiting canonical reordering
+  Origin cur{0, 0};              // the input character being normalized
+  std::vector<Origin> pending_from;  // offsets only: pending's sources in reading order
+  std::vector<Origin> align;     // offsets only: per byte of norm, its source in the (fixed) input
+  std::vector<std::uint32_t> fix_map;  // offsets only: fixed byte -> input byte, when the input was ill-formed
   std::vector<std::int32_t> a, b;
   std::vector<std::uint32_t> units_a, units_b;  // per word / added token: (end index << 1) | is_added
+  std::vector<Span> spans_a, spans_b;
+};
+
+// Where WordPiece reports its pieces' spans: words are views into `norm`, whose bytes `align` maps back.
+struct SpanSink {
+  const char* norm;
+  const std::vector<Origin>* align;
+  std::vector<Span>* spans;
+  Span of(const char* begin, const char* end) const {
+    const std::size_t b = static_cast<std::size_t>(begin - norm), e = static_cast<std::size_t>(end - norm);
+    return {static_cast<std::int32_t>((*align)[b].first), static_cast<std::int32_t>((*align)[e - 1].second)};
+  }
 };
 
 [[noreturn]] void load_fail(std::string_view source, const std::string& msg) {
@@ -253,17 +284,35 @@ struct WordPieceTokenizer::Impl {
     }
   }
 
+  // With kAlign, every byte appended to out gets an entry in sc.align: the current character's bytes
+  // before the pending marks are written, then each mark's own source.
+  template <bool kAlign>
   void flush_pending(Scratch& sc, std::string& out) const {
     if (sc.pending.empty()) return;
-    if (sc.pending.size() > 1)
-      std::stable_sort(sc.pending.begin(), sc.pending.end(),
-                       [](char32_t x, char32_t y) { return unicode::reorder_rank(x) < unicode::reorder_rank(y); });
-    for (char32_t c : sc.pending) emit_lower(c, unicode::flags(c), out);
+    if (sc.pending.size() > 1) {
+      // The reference's alignments stay by position when NFD reorders marks: the k-th mark written keeps the
+      // source of the k-th mark read.
+      if constexpr (kAlign) {
+        sc.pending_from.clear();
+        for (const Pending& p : sc.pending) sc.pending_from.push_back(p.from);
+      }
+      std::stable_sort(sc.pending.begin(), sc.pending.end(), [](const Pending& x, const Pending& y) {
+        return unicode::reorder_rank(x.c) < unicode::reorder_rank(y.c);
+      });
+      if constexpr (kAlign)
+        for (std::size_t k = 0; k < sc.pending.size(); ++k) sc.pending[k].from = sc.pending_from[k];
+    }
+    if constexpr (kAlign) sc.align.resize(out.size(), sc.cur);
+    for (const Pending& p : sc.pending) {
+      emit_lower(p.c, unicode::flags(p.c), out);
+      if constexpr (kAlign) sc.align.resize(out.size(), p.from);
+    }
     sc.pending.clear();
   }
 
   // strip_accents = NFD, then drop Mn. Canonical reordering only matters among the non-starters that survive,
   // so only those wait in `pending`; any starter (kept or dropped) ends the run.
+  template <bool kAlign>
   void stage_strip(char32_t cp, std::uint16_t f, Scratch& sc, std::string& out) const {
     if (!norm.strip_accents) {
       emit_lower(cp, f, out);
@@ -277,19 +326,25 @@ struct WordPieceTokenizer::Impl {
       char32_t d = buf[j];
       std::uint16_t fd = k == 1 ? f : unicode::flags(d);
       if (fd & unicode::kNonStarter) {
-        if (!(fd & unicode::kMark)) sc.pending.push_back(d);
+        if (!(fd & unicode::kMark)) sc.pending.push_back({d, sc.cur});
         continue;
       }
-      flush_pending(sc, out);
+      flush_pending<kAlign>(sc, out);
       if (fd & unicode::kMark) continue;
       emit_lower(d, fd, out);
     }
   }
 
-  void normalize_into(std::string_view in, Scratch& sc, std::string& out) const {
+  // kAlign also records in sc.align the source of every output byte, as input byte ranges shifted by base
+  // (the segment's place in the whole text); the reference's alignments, in bytes.
+  template <bool kAlign>
+  void normalize_into(std::string_view in, Scratch& sc, std::string& out, std::uint32_t base = 0) const {
     out.clear();
+    if constexpr (kAlign) sc.align.clear();
     if (!has_normalizer) {
       out.assign(in.data(), in.size());
+      if constexpr (kAlign)
+        for (std::uint32_t k = 0; k < static_cast<std::uint32_t>(in.size()); ++k) sc.align.push_back({base + k, base + k + 1});
       return;
     }
     sc.pending.clear();
@@ -298,13 +353,18 @@ struct WordPieceTokenizer::Impl {
     while (i < n) {
       unsigned char b = static_cast<unsigned char>(in[i]);
       if (b < 0x80) {
-        if (!sc.pending.empty()) flush_pending(sc, out);
+        if (!sc.pending.empty()) flush_pending<kAlign>(sc, out);
         std::int16_t o = ascii_out[b];
-        if (o >= 0) out.push_back(static_cast<char>(o));
+        if (o >= 0) {
+          out.push_back(static_cast<char>(o));
+          if constexpr (kAlign) sc.align.push_back({base + static_cast<std::uint32_t>(i), base + static_cast<std::uint32_t>(i) + 1});
+        }
         ++i;
         continue;
       }
+      const std::size_t char_start = i;
       char32_t cp = unicode::next_utf8(in, i);
+      sc.cur = {base + static_cast<std::uint32_t>(char_start), base + static_cast<std::uint32_t>(i)};
       std::uint16_t f = unicode::flags(cp);
       if (norm.clean_text) {
         if (f & unicode::kRemove) continue;
@@ -315,17 +375,18 @@ struct WordPieceTokenizer::Impl {
       }
       if (norm.handle_chinese_chars && (f & unicode::kCjk)) {
         std::uint16_t fs = unicode::flags(' ');
-        stage_strip(' ', fs, sc, out);
-        stage_strip(cp, f, sc, out);
-        stage_strip(' ', fs, sc, out);
+        stage_strip<kAlign>(' ', fs, sc, out);
+        stage_strip<kAlign>(cp, f, sc, out);
+        stage_strip<kAlign>(' ', fs, sc, out);
       } else {
-        stage_strip(cp, f, sc, out);
+        stage_strip<kAlign>(cp, f, sc, out);
       }
+      if constexpr (kAlign) sc.align.resize(out.size(), sc.cur);
     }
-    flush_pending(sc, out);
+    flush_pending<kAlign>(sc, out);
   }
 
-  void wordpiece(std::string_view w, std::vector<std::int32_t>& out) const {
+  void wordpiece(std::string_view w, std::vector<std::int32_t>& out, const SpanSink* sink) const {
     const std::size_t mark = out.size(), n = w.size();
     std::size_t start = 0;
     while (start < n) {
@@ -345,16 +406,25 @@ struct WordPieceTokenizer::Impl {
       if (id < 0) {
         out.resize(mark);
         out.push_back(unk_id);
+        if (sink) {
+          sink->spans->resize(mark);
+          sink->spans->push_back(kNoSpan);
+        }
         return;
       }
       out.push_back(id);
+      if (sink) sink->spans->push_back(sink->of(w.data() + start, w.data() + end));
       start = end;
     }
   }
 
-  void word(std::string_view w, std::size_t chars, std::vector<std::int32_t>& out) const {
-    if (chars > max_input_chars_per_word) out.push_back(unk_id);
-    else wordpiece(w, out);
+  void word(std::string_view w, std::size_t chars, std::vector<std::int32_t>& out, const SpanSink* sink = nullptr) const {
+    if (chars > max_input_chars_per_word) {
+      out.push_back(unk_id);
+      if (sink) sink->spans->push_back(kNoSpan);
+    } else {
+      wordpiece(w, out, sink);
+    }
   }
 
   template <class OnWord>
@@ -396,9 +466,9 @@ struct WordPieceTokenizer::Impl {
   }
 
   void model_segment(std::string_view normalized, std::vector<std::int32_t>& out,
-                     std::vector<std::uint32_t>* units) const {
+                     std::vector<std::uint32_t>* units, const SpanSink* sink) const {
     for_each_word(normalized, [&](std::string_view w, std::size_t chars) {
-      word(w, chars, out);
+      word(w, chars, out, sink);
       if (units) units->push_back(static_cast<std::uint32_t>(out.size()) << 1);
     });
   }
@@ -410,17 +480,56 @@ struct WordPieceTokenizer::Impl {
       sc.fixed = unicode::to_valid_utf8(text);
       text = sc.fixed;
     }
-    auto push_id = [&](std::int32_t id) {
-      out.push_back(id);
+    auto push_id = [&](const AddedPattern& p, std::size_t, std::size_t) {
+      out.push_back(p.id);
       if (units) units->push_back((static_cast<std::uint32_t>(out.size()) << 1) | 1u);
     };
     auto segment = [&](std::string_view seg) {
-      normalize_into(seg, sc, sc.norm);
-      if (normalized_added.empty()) model_segment(sc.norm, out, units);
-      else normalized_added.split(sc.norm, [&](std::string_view p) { model_segment(p, out, units); }, push_id);
+      normalize_into<false>(seg, sc, sc.norm);
+      if (normalized_added.empty()) model_segment(sc.norm, out, units, nullptr);
+      else normalized_added.split(sc.norm, [&](std::string_view p) { model_segment(p, out, units, nullptr); }, push_id);
     };
     if (raw_added.empty()) segment(text);
     else raw_added.split(text, segment, push_id);
+  }
+
+  // encode_sequence that also gives each token its byte range in text (spans, parallel to out). Kept apart so
+  // that the batch path above stays as it was; the two share every stage.
+  void encode_sequence_spans(std::string_view text, Scratch& sc, std::vector<std::int32_t>& out,
+                             std::vector<std::uint32_t>* units, std::vector<Span>& spans) const {
+    const bool repaired = !unicode::is_valid_utf8(text);
+    if (repaired) {
+      sc.fixed = unicode::to_valid_utf8(text, sc.fix_map);
+      text = sc.fixed;
+    }
+    const std::size_t first = spans.size();
+    auto added = [&](const AddedPattern& p, Span span) {
+      out.push_back(p.id);
+      spans.push_back(p.special ? kNoSpan : span);
+      if (units) units->push_back((static_cast<std::uint32_t>(out.size()) << 1) | 1u);
+    };
+    auto segment = [&](std::string_view seg) {
+      normalize_into<true>(seg, sc, sc.norm, static_cast<std::uint32_t>(seg.data() - text.data()));
+      const SpanSink sink{sc.norm.data(), &sc.align, &spans};
+      if (normalized_added.empty()) {
+        model_segment(sc.norm, out, units, &sink);
+        return;
+      }
+      normalized_added.split(
+          sc.norm, [&](std::string_view p) { model_segment(p, out, units, &sink); },
+          [&](const AddedPattern& p, std::size_t b, std::size_t e) {
+            added(p, sink.of(sc.norm.data() + b, sc.norm.data() + e));
+          });
+    };
+    auto raw = [&](const AddedPattern& p, std::size_t b, std::size_t e) {
+      added(p, {static_cast<std::int32_t>(b), static_cast<std::int32_t>(e)});
+    };
+    if (raw_added.empty()) segment(text);
+    else raw_added.split(text, segment, raw);
+    if (repaired)
+      for (std::size_t k = first; k < spans.size(); ++k)
+        if (spans[k].start >= 0)
+          spans[k] = {static_cast<std::int32_t>(sc.fix_map[spans[k].start]), static_cast<std::int32_t>(sc.fix_map[spans[k].stop])};
   }
 };
 
@@ -441,7 +550,7 @@ std::string WordPieceTokenizer::normalize(std::string_view text) const {
     sc.fixed = unicode::to_valid_utf8(t);
     t = sc.fixed;
   }
-  impl_->normalize_into(t, sc, out);
+  impl_->normalize_into<false>(t, sc, out);
   return out;
 }
 
@@ -465,7 +574,7 @@ std::vector<std::int32_t> WordPieceTokenizer::tokenize_word(std::string_view wor
   }
   std::size_t chars = 0;
   for (unsigned char c : word) chars += (c & 0xC0) != 0x80;
-  if (!word.empty()) impl_->word(word, chars, out);
+  if (!word.empty()) impl_->word(word, chars, out, nullptr);
   return out;
 }
 
@@ -479,7 +588,8 @@ std::vector<std::int32_t> WordPieceTokenizer::encode_sequence(std::string_view t
 // ---- truncation: utils/truncation.rs, step for step ----------------------------------------------------
 
 namespace {
-bool cut(std::vector<std::int32_t>& v, std::size_t keep, TruncationSide side) {
+template <class T>
+bool cut(std::vector<T>& v, std::size_t keep, TruncationSide side) {
   if (v.size() <= keep) return false;
   if (side == TruncationSide::Right) v.resize(keep);
   else v.erase(v.begin(), v.end() - static_cast<std::ptrdiff_t>(keep));
@@ -561,8 +671,15 @@ void WordPieceTokenizer::encode_batch(const std::string_view* first, const std::
     sc.b.clear();
     sc.units_a.clear();
     sc.units_b.clear();
-    im.encode_sequence(first[i], sc, sc.a, pair ? &sc.units_a : nullptr);
-    if (pair) im.encode_sequence(second[i], sc, sc.b, &sc.units_b);
+    if (opts.offsets) {
+      sc.spans_a.clear();
+      sc.spans_b.clear();
+      im.encode_sequence_spans(first[i], sc, sc.a, pair ? &sc.units_a : nullptr, sc.spans_a);
+      if (pair) im.encode_sequence_spans(second[i], sc, sc.b, &sc.units_b, sc.spans_b);
+    } else {
+      im.encode_sequence(first[i], sc, sc.a, pair ? &sc.units_a : nullptr);
+      if (pair) im.encode_sequence(second[i], sc, sc.b, &sc.units_b);
+    }
     bool truncated;
     try {
       std::size_t len_a = sc.a.size(), len_b = sc.b.size();
@@ -579,6 +696,19 @@ void WordPieceTokenizer::encode_batch(const std::string_view* first, const std::
           p.kind == Piece::Kind::A ? sc.a : p.kind == Piece::Kind::B ? sc.b : p.ids;
       out.ids.insert(out.ids.end(), src.begin(), src.end());
       out.type_ids.insert(out.type_ids.end(), src.size(), p.type_id);
+      if (opts.offsets) {
+        if (p.kind == Piece::Kind::Special) {
+          out.starts.insert(out.starts.end(), src.size(), -1);
+          out.stops.insert(out.stops.end(), src.size(), -1);
+          continue;
+        }
+        std::vector<Span>& spans = p.kind == Piece::Kind::A ? sc.spans_a : sc.spans_b;
+        cut(spans, src.size(), opts.side);  // truncation cut the ids; the spans follow
+        for (const Span& s : spans) {
+          out.starts.push_back(s.start);
+          out.stops.push_back(s.stop);
+        }
+      }
     }
     if (out.ids.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
       throw TokenizerEncodeError("the batch holds more than 2^31 tokens; encode it in smaller batches");
@@ -799,6 +929,7 @@ std::unique_ptr<WordPieceTokenizer> WordPieceTokenizer::from_json(std::string_vi
       p.lstrip = L.boolean(t.get("lstrip"), ip + ".lstrip", false);
       p.rstrip = L.boolean(t.get("rstrip"), ip + ".rstrip", false);
       bool special = L.boolean(t.get("special"), ip + ".special", false);
+      p.special = special;
       bool normalized = L.boolean(t.get("normalized"), ip + ".normalized", !special);
       if (L.boolean(t.get("single_word"), ip + ".single_word", false))
         L.fail(ip + ".single_word is true ('" + p.text + "'); single-word added tokens are not supported");

@@ -29,6 +29,8 @@ struct EncodeOptions {
   std::size_t max_length = 512;  // counts the special tokens, as in the reference
   TruncationStrategy strategy = TruncationStrategy::LongestFirst;
   TruncationSide side = TruncationSide::Right;
+  // Also fill RaggedBatch::starts/stops. Off by default: the batch path for inference never pays for it.
+  bool offsets = false;
 };
 
 // Unpadded encodings of n items, concatenated; item i is ids[offsets[i] .. offsets[i+1]).
@@ -37,11 +39,17 @@ struct RaggedBatch {
   std::vector<std::uint8_t> type_ids;
   std::vector<std::int32_t> offsets;
   std::vector<std::uint8_t> truncated;
+  // Only with EncodeOptions::offsets: per token, the UTF-8 byte range [start, stop) of the item's own text
+  // (first or second) it came from, as the reference's offsets (a dropped accent is outside its letter's
+  // range, an added token's range covers the spaces lstrip/rstrip take); -1 for special and unknown tokens.
+  std::vector<std::int32_t> starts, stops;
   void clear() {
     ids.clear();
     type_ids.clear();
     offsets.clear();
     truncated.clear();
+    starts.clear();
+    stops.clear();
   }
 };
 

@@ -105,23 +105,38 @@ bool is_valid_utf8(std::string_view s) {
   return true;
 }
 
-std::string to_valid_utf8(std::string_view s) {
+namespace {
+// Both to_valid_utf8 overloads: orig_at, when given, gets the source byte of every output byte (+ the end).
+std::string repair(std::string_view s, std::vector<std::uint32_t>* orig_at) {
   std::string out;
   out.reserve(s.size() + 8);
+  if (orig_at) {
+    orig_at->clear();
+    orig_at->reserve(s.size() + 9);
+  }
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t n = s.size(), i = 0, bad;
   while (i < n) {
     std::size_t len = scan(p + i, n - i, bad);
     if (len) {
       out.append(s.data() + i, len);
+      if (orig_at)
+        for (std::size_t k = 0; k < len; ++k) orig_at->push_back(static_cast<std::uint32_t>(i + k));
       i += len;
     } else {
       append_utf8(out, 0xFFFD);
+      if (orig_at) orig_at->insert(orig_at->end(), 3, static_cast<std::uint32_t>(i));
       i += bad;
     }
   }
+  if (orig_at) orig_at->push_back(static_cast<std::uint32_t>(n));
   return out;
 }
+}  // namespace
+
+std::string to_valid_utf8(std::string_view s) { return repair(s, nullptr); }
+
+std::string to_valid_utf8(std::string_view s, std::vector<std::uint32_t>& orig_at) { return repair(s, &orig_at); }
 
 }  // namespace unicode
 }  // namespace crossgate

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace crossgate {
 namespace unicode {
@@ -105,6 +106,9 @@ bool is_valid_utf8(std::string_view s);
 // Replaces every ill-formed subsequence with U+FFFD exactly as the WHATWG decoder does
 // (Node's Buffer#toString('utf8')): one replacement per maximal subpart.
 std::string to_valid_utf8(std::string_view s);
+// The same, and orig_at[k] = the byte of s that byte k of the result came from (the start of the replaced
+// subpart inside a U+FFFD); orig_at has result.size() + 1 entries, the last one s.size().
+std::string to_valid_utf8(std::string_view s, std::vector<std::uint32_t>& orig_at);
 
 }  // namespace unicode
 }  // namespace crossgate

@@ -1,10 +1,12 @@
 // fuzz_tokenizer.cpp: fuzz harness for the core tokenizer. Byte 0 picks a mode: random bytes as text through a
-// fixed small tokenizer (single, pair, several limits), raw bytes as tokenizer.json, or bytes spliced into a valid one.
+// fixed small tokenizer (single, pair, several limits, with and without offsets), raw bytes as tokenizer.json, or bytes spliced into a valid one.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tokenizer.h"
 
@@ -47,6 +49,18 @@ void encode_all(const WordPieceTokenizer& t, std::string_view a, std::string_vie
           if (out.offsets.size() != 2 || out.type_ids.size() != n || static_cast<std::size_t>(out.offsets[1]) != n)
             std::abort();
           if (n > max) std::abort();  // truncation must honour max_length, specials included
+          // The offsets path: same ids, and every span is -1/-1 or a non-empty range inside its text.
+          const std::vector<std::int32_t> ids = out.ids;
+          o.offsets = true;
+          t.encode_batch(&a, second, 1, o, out);
+          o.offsets = false;
+          if (out.ids != ids || out.starts.size() != n || out.stops.size() != n) std::abort();
+          const std::size_t bound = std::max(a.size(), second ? b.size() : std::size_t(0));
+          for (std::size_t k = 0; k < n; ++k) {
+            const std::int32_t s = out.starts[k], e = out.stops[k];
+            if (s == -1 && e == -1) continue;
+            if (s < 0 || e <= s || static_cast<std::size_t>(e) > bound) std::abort();
+          }
         }
       }
     }

@@ -222,3 +222,88 @@ TEST(tokenizer_rejects_unsupported_or_broken_json) {
   CHECK(contains(load_error(std::string(5000, '[')), "nesting deeper"));
   CHECK(contains(load_error(json.substr(0, json.size() / 2)), "invalid JSON at byte"));
 }
+
+namespace {
+
+using Spans = std::vector<std::pair<int, int>>;
+
+// Encodes with offsets; checks the ids match the plain path and returns the (start, stop) of each token.
+Spans spans(const WordPieceTokenizer& t, std::string_view a, const std::string_view* b = nullptr,
+            std::size_t max_length = 1000, TruncationSide side = TruncationSide::Right) {
+  RaggedBatch plain, out;
+  EncodeOptions o;
+  o.max_length = max_length;
+  o.side = side;
+  t.encode_batch(&a, b, 1, o, plain);
+  CHECK(plain.starts.empty());  // offsets cost nothing unless asked for
+  o.offsets = true;
+  t.encode_batch(&a, b, 1, o, out);
+  CHECK(out.ids == plain.ids);
+  CHECK(out.truncated == plain.truncated);
+  CHECK_EQ(out.starts.size(), out.ids.size());
+  CHECK_EQ(out.stops.size(), out.ids.size());
+  Spans s;
+  for (std::size_t i = 0; i < out.starts.size(); ++i) s.emplace_back(out.starts[i], out.stops[i]);
+  return s;
+}
+
+const std::pair<int, int> kNone{-1, -1};
+
+}  // namespace
+
+TEST(tokenizer_offsets_through_lowercase_accents_and_pieces) {
+  auto t = load(bert_json(kUncased));
+  // "Café": é is two bytes; the token "cafe" covers it whole.
+  CHECK(spans(*t, "Caf\xC3\xA9") == (Spans{kNone, {0, 5}, kNone}));
+  // A combining acute the normalizer drops lies outside its letter's token, as in the reference.
+  CHECK(spans(*t, "cafe\xCC\x81") == (Spans{kNone, {0, 4}, kNone}));
+  // WordPiece pieces and isolated punctuation.
+  CHECK(spans(*t, "Unaffable!") == (Spans{kNone, {0, 2}, {2, 5}, {5, 9}, {9, 10}, kNone}));
+  // Lowercasing a two-byte letter: "ÀA" -> "aa" = a + ##a.
+  CHECK(spans(*t, "\xC3\x80" "A") == (Spans{kNone, {0, 2}, {2, 3}, kNone}));
+}
+
+TEST(tokenizer_offsets_cjk_emoji_spaces_and_control) {
+  auto t = load(bert_json(kUncased));
+  CHECK(spans(*t, "a\xE4\xB8\xAD" "b") == (Spans{kNone, {0, 1}, {1, 4}, {4, 5}, kNone}));  // a中b: CJK padded
+  // 😀 (four bytes) is not in the vocabulary: [UNK] has no offsets.
+  CHECK(spans(*t, "a \xF0\x9F\x98\x80 b") == (Spans{kNone, {0, 1}, kNone, {7, 8}, kNone}));
+  CHECK(spans(*t, "hello   world") == (Spans{kNone, {0, 5}, {8, 13}, kNone}));
+  CHECK(spans(*t, "\t hello\r\n\xE3\x80\x80world ") == (Spans{kNone, {2, 7}, {12, 17}, kNone}));
+  CHECK(spans(*t, lit("a\0b")) == (Spans{kNone, {0, 1}, {2, 3}, kNone}));  // NUL removed inside the word
+}
+
+TEST(tokenizer_offsets_unknown_and_added_tokens) {
+  std::string extra =
+      R"(,{"id":21,"content":"[MASK]","single_word":false,"lstrip":true,"rstrip":true,"normalized":false,"special":true},
+         {"id":22,"content":"Hello World","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":false})";
+  auto t = load(bert_json(kUncased, extra));
+  CHECK(spans(*t, "unaffablex a") == (Spans{kNone, kNone, {11, 12}, kNone}));  // a failed piece: the word is [UNK]
+  CHECK(spans(*t, "aaaaaaaaaa b") == (Spans{kNone, kNone, {11, 12}, kNone}));  // over max_input_chars_per_word
+  CHECK(spans(*t, "hello[SEP]world") == (Spans{kNone, {0, 5}, kNone, {10, 15}, kNone}));  // special: no offsets
+  CHECK(spans(*t, "a  [MASK]  b") == (Spans{kNone, {0, 1}, kNone, {11, 12}, kNone}));
+  // A normalized, non-special added token maps back through the lowercasing to the input's bytes.
+  CHECK(spans(*t, "a HELLO WORLD b") == (Spans{kNone, {0, 1}, {2, 13}, {14, 15}, kNone}));
+  CHECK(spans(*t, "\xC3\xA0 Hello World") == (Spans{kNone, {0, 2}, {3, 14}, kNone}));
+}
+
+TEST(tokenizer_offsets_refer_to_the_bytes_given_even_ill_formed) {
+  auto t = load(bert_json(kCased));
+  // U+FFFD replaces \xFF, and clean_text drops it: "aa" = a + ##a, the second a still at byte 2.
+  CHECK(spans(*t, "a\xFF" "a") == (Spans{kNone, {0, 1}, {2, 3}, kNone}));
+  // A truncated three-byte sequence is one U+FFFD for two input bytes.
+  CHECK(spans(*t, "\xE2\x82 a b") == (Spans{kNone, {3, 4}, {5, 6}, kNone}));
+}
+
+TEST(tokenizer_offsets_of_pairs_follow_truncation) {
+  auto t = load(bert_json(kUncased));
+  std::string_view a = "hello world", b = "a b";
+  CHECK(spans(*t, a, &b) == (Spans{kNone, {0, 5}, {6, 11}, kNone, {0, 1}, {2, 3}, kNone}));  // each in its own text
+  CHECK(spans(*t, a, &b, 6) == (Spans{kNone, {0, 5}, kNone, {0, 1}, {2, 3}, kNone}));
+  CHECK(spans(*t, a, &b, 6, TruncationSide::Left) == (Spans{kNone, {6, 11}, kNone, {0, 1}, {2, 3}, kNone}));
+}
+
+TEST(tokenizer_offsets_without_normalizer) {
+  auto t = load(bert_json("null"));
+  CHECK(spans(*t, "hello \xE4\xB8\xAD") == (Spans{kNone, {0, 5}, {6, 9}, kNone}));
+}

@@ -9,6 +9,8 @@ export interface RaggedEncoding {
   typeIds: Uint8Array;    // parallel to ids
   offsets: Int32Array;    // length count+1; item i = ids[offsets[i] .. offsets[i+1])
   truncated: Uint8Array;  // 1 where the item was cut to maxLength
+  starts?: Int32Array;    // with EncodeOptions.offsets only: UTF-8 byte offsets of each token in its own text,
+  stops?: Int32Array;     // -1 for special and unknown tokens
 }
 
 /** Padded batch, row-major [batchSize, seqLen], ready for ORT int64 tensors. */

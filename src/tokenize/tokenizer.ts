@@ -17,6 +17,8 @@ export interface EncodeOptions {
   truncation?: TruncationStrategy;
   /** Which end is cut; default 'right'. */
   side?: TruncationSide;
+  /** Also return each token's UTF-8 byte offsets (starts/stops); off by default, the batch path never pays for it. */
+  offsets?: boolean;
 }
 
 export type TextInput = string | Buffer | Uint8Array;
@@ -30,7 +32,7 @@ export const SYNC_ENCODE_MAX_CHARS = 16 * 1024;
 const STRATEGIES: readonly string[] = ['longest_first', 'only_second'];
 const SIDES: readonly string[] = ['right', 'left'];
 
-interface ResolvedOptions { maxLength: number; truncation: TruncationStrategy; side: TruncationSide }
+interface ResolvedOptions { maxLength: number; truncation: TruncationStrategy; side: TruncationSide; offsets: boolean }
 
 export class Tokenizer {
   readonly #native: NativeTokenizer;
@@ -82,7 +84,7 @@ export class Tokenizer {
   encodeRaggedSync(texts: TextInput[], pairs?: TextInput[] | null, opts?: EncodeOptions): RaggedEncoding {
     const o = this.#resolve(texts, pairs, opts);
     try {
-      return this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side);
+      return this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side, o.offsets);
     } catch (e) {
       throw renameItem(e, pairs != null);
     }
@@ -95,8 +97,8 @@ export class Tokenizer {
     if (pairs) for (const t of pairs) size += t.length;
     try {
       const r: NativeRaggedEncoding = size <= SYNC_ENCODE_MAX_CHARS
-        ? this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side)
-        : await this.#native.encodeAsync(texts, pairs ?? null, o.maxLength, o.truncation, o.side);
+        ? this.#native.encodeSync(texts, pairs ?? null, o.maxLength, o.truncation, o.side, o.offsets)
+        : await this.#native.encodeAsync(texts, pairs ?? null, o.maxLength, o.truncation, o.side, o.offsets);
       return r;
     } catch (e) {
       throw renameItem(e, pairs != null);
@@ -111,12 +113,14 @@ export class Tokenizer {
     this.#vocab ??= vocabOf(this.#json);
     const vocab = this.#vocab;
     const specials = this.specialTokenCount(false);
-    const enc = await this.encodeRagged(texts, null, { maxLength: Infinity });
-    return texts.map((text, item) => {
-      let ids = Array.from(enc.ids.subarray(enc.offsets[item], enc.offsets[item + 1]));
+    const enc = await this.encodeRagged(texts, null, { maxLength: Infinity, offsets: true });
+    const { starts, stops } = enc;
+    if (!starts || !stops) throw new Error('crossgate: the native tokenizer returned no offsets; rebuild it with `npm run build:native`');
+    return texts.map((_, item) => {
+      let from = enc.offsets[item], to = enc.offsets[item + 1];
       // The post-processor's tokens sit at the ends ([CLS] ... [SEP]); without them only the text's own remain.
-      if (!addSpecialTokens && specials > 0) ids = ids.slice(1, ids.length - (specials - 1));
-      return spansOf(vocab, text, ids);
+      if (!addSpecialTokens && specials > 0) { from += 1; to -= specials - 1; }
+      return spansOf(vocab, enc.ids, starts, stops, from, to);
     });
   }
 
@@ -160,7 +164,9 @@ export class Tokenizer {
       throw new TypeError(`'truncation' must be 'longest_first' or 'only_second', got ${JSON.stringify(truncation)}`);
     }
     if (!SIDES.includes(side)) throw new TypeError(`'side' must be 'right' or 'left', got ${JSON.stringify(side)}`);
-    return { maxLength, truncation, side };
+    const offsets = opts?.offsets ?? false;
+    if (typeof offsets !== 'boolean') throw new TypeError(`'offsets' must be true or false, got ${JSON.stringify(offsets)}`);
+    return { maxLength, truncation, side, offsets };
   }
 }
 
