@@ -15,6 +15,7 @@ export interface ServerConfig {
   executionProvider: ExecutionProvider;
   cudaFallback: boolean;
   maxPayloadBytes: number;
+  maxJsonDepth: number;
   maxDocumentsPerRequest: number;
   maxInputTokens: number;
   autoTruncate: boolean;
@@ -138,6 +139,9 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   field({ key: 'maxPayloadBytes', name: 'max_payload_bytes', group: 'request', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB (e.g. 8MiB)',
     reason: 'Largest HTTP request body. The body is held in memory until parsed; bodies over this are refused with 413 before they are read in full.',
     parse: bytes(KiB, GiB) }),
+  field({ key: 'maxJsonDepth', name: 'max_json_depth', group: 'request', unit: 'count', default: 64, accepts: 'an integer 1..10000',
+    reason: 'Deepest nesting of objects/arrays in an HTTP body or a WS JSON frame, checked by one pass over the bytes before parsing: deeper input gets 400 at once instead of seconds of parsing and hundreds of MiB. Every request shape nests 3 levels or fewer.',
+    parse: int(1, 10_000) }),
   field({ key: 'maxDocumentsPerRequest', name: 'max_documents_per_request', group: 'request', unit: 'count', default: 1000, accepts: 'an integer 1..1000000',
     reason: 'Most passages/texts in one request. Bounds the work one caller can queue at once; 1000 covers a typical retrieve-then-rerank page (TEI defaults to 32).',
     parse: int(1, 1_000_000) }),
@@ -175,6 +179,22 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits.',
     parse: duration('ms', 0, 600_000) }),
 ];
+
+/**
+ * Limits the HTTP parser of the uWS build (@trufflesuite/uws-js-unofficial 20.30) enforces before any
+ * crossgate code runs. They are compiled into the binary (UWS_HTTP_MAX_HEADERS_COUNT, MAX_FALLBACK_SIZE; no
+ * env var or hook in this build), so they have no flag. Past them uWS answers nothing: too many header
+ * lines leave the connection open until uWS's 10 s HTTP idle timeout closes it; a header block over 4 KiB
+ * that arrives in more than one TCP read is closed at once. Raising them, or a 431 answer, needs a uWS build
+ * compiled with a larger UWS_HTTP_MAX_HEADERS_COUNT / UWS_HTTP_MAX_HEADERS_SIZE (newer uWebSockets answer
+ * 431 themselves), or a proxy in front. Measured on this build by test/85.server.hardening.headers.
+ */
+export const HTTP_PARSER_LIMITS = [
+  { name: 'http_max_header_lines', value: 48, unit: 'count' as const,
+    reason: 'Most header lines (Host included) in one request, fixed in the uWS build. A request with more gets no answer and is closed after 10 s; proxies and clients send about 10.' },
+  { name: 'http_max_header_bytes', value: 4096, unit: 'bytes' as const,
+    reason: 'Largest request line + header block when it arrives in more than one TCP read, fixed in the uWS build; a bigger one is closed at once without an answer (one that arrives in one read may be larger). Keep cookies and tokens under it.' },
+] as const;
 
 const BY_FLAG = new Map<string, FieldSpec>(CONFIG_FIELDS.map((f) => [f.flag, f]));
 
@@ -369,5 +389,6 @@ export function limitsMarkdown(): string {
     const def = typeof f.default === 'function' ? f.defaultText ?? 'computed' : f.default === null ? '(none)' : String(f.default);
     return `| \`${f.name}\` | \`${f.flag}\` | \`${f.env}\` | ${def} | ${f.reason} |`;
   });
-  return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows].join('\n');
+  const fixed = HTTP_PARSER_LIMITS.map((l) => `| \`${l.name}\` | (fixed) | (fixed) | ${l.value} | ${l.reason} |`);
+  return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows, ...fixed].join('\n');
 }

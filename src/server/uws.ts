@@ -192,11 +192,21 @@ export interface ReadBodyOptions {
 }
 
 /**
+ * Bytes of an over-limit body read and thrown away before the 413 is sent. Answering at once and closing
+ * resets the connection while the client is still writing: a Node http client then sees EPIPE or
+ * ECONNRESET instead of the 413. Reading the rest (without keeping it) lets the client finish its write and
+ * read the answer; past this many bytes over the limit the server answers and closes anyway, so a client
+ * cannot make it read without end (request_timeout_ms bounds the time as well).
+ */
+export const BODY_DISCARD_BYTES = 64 * 1024 * 1024;
+
+/**
  * Reads the whole request body, refusing more than `maxBytes`. Call it synchronously in the handler
- * (before any await) so no chunk is missed. Over the limit it answers 413 itself and closes the
- * connection without reading the rest (a declared Content-Length is checked before any byte is read);
- * past `timeoutMs` it answers 504 and closes; then, or when the client aborts, it resolves { ok: false }
- * and the caller just returns.
+ * (before any await) so no chunk is missed. Over the limit nothing more is kept: the rest of the body
+ * (up to BODY_DISCARD_BYTES more) is read and discarded, then 413 is sent and the connection stays usable;
+ * a body that is bigger still (declared or counted) gets 413 and the connection closed. Past `timeoutMs`
+ * it answers 504 and closes; then, or when the client aborts, it resolves { ok: false } and the caller
+ * just returns.
  */
 export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts: ReadBodyOptions = {}): Promise<BodyResult> {
   const limitName = opts.limitName ?? 'max_payload_bytes';
@@ -210,10 +220,13 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
       if (timer !== undefined) clearTimeout(timer);
       resolve(r);
     };
-    const tooLarge = (what: string) => {
+    /** Over the limit: bytes seen so far while discarding (null while the body is still kept). */
+    let discarded: number | null = null;
+    let overWhat = '';
+    const tooLarge = (what: string, close: boolean) => {
       reply.sendError(new ApiError('payload_too_large',
         `request body ${what}; ${limitName} is ${fmt(maxBytes)} bytes; send fewer or shorter documents per request, or raise --${limitName.replace(/_/g, '-')}`,
-        { field: 'body' }), {}, true);
+        { field: 'body' }), {}, close);
       finish({ ok: false, reason: 'too_large' });
     };
     if (!reply.open) { finish({ ok: false, reason: 'aborted' }); return; }
@@ -221,25 +234,37 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
 
     const declared = head.headers['content-length'];
     const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
-    if (length !== undefined && length > maxBytes) { tooLarge(`is ${fmt(length)} bytes`); return; }
+    if (length !== undefined && length > maxBytes) {
+      // Too big to ever read in full: answer now and close (the client may see a reset while writing).
+      if (length - maxBytes > BODY_DISCARD_BYTES) { tooLarge(`is ${fmt(length)} bytes`, true); return; }
+      discarded = 0;
+      overWhat = `is ${fmt(length)} bytes`;
+    }
 
-    const body = new BodyBuffer(length ?? maxBytes);
+    const body = new BodyBuffer(discarded !== null ? 0 : length ?? maxBytes);
     if (opts.timeoutMs !== undefined) {
       const ms = opts.timeoutMs;
       timer = setTimeout(() => {
         if (finished) return;
         const of = length !== undefined ? ` of the ${fmt(length)} declared` : '';
+        const came = discarded !== null ? Math.max(discarded, body.length) : body.length;
         reply.sendError(new ApiError('timeout',
-          `request body did not arrive within ${timeoutName} (${fmt(ms)} ms): ${fmt(body.length)} bytes${of} came; send the whole body without pausing, or raise --${timeoutName.replace(/_/g, '-')}`,
+          `request body did not arrive within ${timeoutName} (${fmt(ms)} ms): ${fmt(came)} bytes${of} came; send the whole body without pausing, or raise --${timeoutName.replace(/_/g, '-')}`,
           { field: 'body' }), {}, true);
         finish({ ok: false, reason: 'timeout' });
       }, ms);
     }
     reply.res.onData((chunk, isLast) => {
       if (finished) return;
-      if (!body.push(chunk)) {
-        // Only a chunked body can get here: uWS hands over no more than a declared Content-Length.
-        tooLarge(`is more than ${fmt(maxBytes)} bytes`);
+      if (discarded === null && !body.push(chunk)) {
+        // A chunked body that passed the limit: keep counting, keep nothing.
+        discarded = body.length;
+        overWhat = `is more than ${fmt(maxBytes)} bytes`;
+      }
+      if (discarded !== null) {
+        discarded += chunk.byteLength;
+        if (isLast) tooLarge(overWhat, false);
+        else if (discarded - maxBytes > BODY_DISCARD_BYTES) tooLarge(overWhat, true);
         return;
       }
       if (isLast) finish({ ok: true, body: body.bytes() });
