@@ -240,4 +240,27 @@ describe('server hardening', () => {
       await c.close();
     });
   });
+
+  describe('shutdown under load', () => {
+    it('requests cut off by shutdown_grace_ms get 503 draining with Retry-After, and the counts are logged', async () => {
+      const lines: string[] = [];
+      const s = await startServer(config({ shutdownGraceMs: 30 }), { rerankers: [model], embedders: [] }, { log: (l) => lines.push(l) });
+      const texts = Array.from({ length: 1000 }, (_, i) => `passage number ${i} about passwords and accounts and more words`);
+      const inflight = Array.from({ length: 6 }, (_, i) =>
+        fetch(`${s.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `${QUERY} ${i}`, texts }) })
+          .then(async (r) => ({ status: r.status, retryAfter: r.headers.get('retry-after'), body: await r.json() as { error_type?: string } })));
+      // Every request admitted (one event-loop turn at a time, no timer).
+      while (s.ctx.metrics.inflight.get() < 6) await new Promise((r) => setImmediate(r));
+      await s.shutdown('test');
+      const results = await Promise.all(inflight);
+      const cut = results.filter((r) => r.status === 503);
+      assert.ok(cut.length >= 1, `some requests were still running after 30 ms: ${results.map((r) => r.status).join(',')}`);
+      for (const r of cut) {
+        assert.equal(r.body.error_type, 'draining');
+        assert.equal(r.retryAfter, '1', 'a cut-off request is told when to retry');
+      }
+      const summary = lines.find((l) => /shutdown_grace_ms \(30 ms\) ran out: \d+ of 6 request\(s\) in flight at the start finished; cancelling the \d+ still running/.test(l));
+      assert.ok(summary, `a log line with the counts: ${lines.join(' | ')}`);
+    });
+  });
 });

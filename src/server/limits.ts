@@ -137,7 +137,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   field({ key: 'cudaFallback', name: 'cuda_fallback', group: 'runtime', unit: 'bool', default: false, accepts: 'true or false',
     reason: 'If cuda was asked for and cannot load: true = warn and run on cpu, false = exit with the reason.', parse: bool }),
   field({ key: 'maxPayloadBytes', name: 'max_payload_bytes', group: 'request', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB (e.g. 8MiB)',
-    reason: 'Largest HTTP request body. The body is held in memory until parsed; bodies over this are refused with 413 before they are read in full.',
+    reason: 'Largest HTTP request body. The body is held in memory until parsed. Over it nothing more is kept: the rest is read and thrown away so the client can read the 413 (a body more than 64 MiB over the limit gets the 413 and the connection closed).',
     parse: bytes(KiB, GiB) }),
   field({ key: 'maxJsonDepth', name: 'max_json_depth', group: 'request', unit: 'count', default: 64, accepts: 'an integer 1..10000',
     reason: 'Deepest nesting of objects/arrays in an HTTP body or a WS JSON frame, checked by one pass over the bytes before parsing: deeper input gets 400 at once instead of seconds of parsing and hundreds of MiB. Every request shape nests 3 levels or fewer.',
@@ -164,7 +164,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'Padded tokens per micro-batch. Bigger batches raise throughput; smaller ones lower the time to the first streamed partial and peak memory.',
     parse: int(16, 1_048_576) }),
   field({ key: 'wsMaxMessageBytes', name: 'ws_max_message_bytes', group: 'websocket', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB',
-    reason: 'Largest WebSocket frame a client may send; bigger frames close the socket with 1009. The frame is held in memory while it is decoded.',
+    reason: 'Largest WebSocket frame a client may send; bigger frames, up to twice this, close the socket with 1009 and a reason naming the limit. uWS cuts frames over twice this from their header, before buffering them (the client sees 1006). The frame is held in memory while it is decoded.',
     parse: bytes(KiB, GiB) }),
   field({ key: 'wsIdleTimeoutS', name: 'ws_idle_timeout_s', group: 'websocket', unit: 's', default: 120, accepts: '0 (off) or 8..960 seconds (uWS rounds to a multiple of 4)',
     reason: 'A socket with no traffic either way for this long is closed, so dead peers do not pin memory. uWS aborts the process on other values.',
@@ -176,7 +176,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'Bytes buffered for a reader that never catches up; past it the socket is closed (1008), which keeps server memory bounded.',
     parse: bytes(KiB, 4 * GiB) }),
   field({ key: 'shutdownGraceMs', name: 'shutdown_grace_ms', group: 'scheduler', unit: 'ms', default: 10_000, accepts: 'a duration 0..10m',
-    reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits.',
+    reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits. Requests still running then are answered 503 draining with Retry-After: 1, and the log line counts finished and cut requests.',
     parse: duration('ms', 0, 600_000) }),
 ];
 
