@@ -137,7 +137,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   field({ key: 'cudaFallback', name: 'cuda_fallback', group: 'runtime', unit: 'bool', default: false, accepts: 'true or false',
     reason: 'If cuda was asked for and cannot load: true = warn and run on cpu, false = exit with the reason.', parse: bool }),
   field({ key: 'maxPayloadBytes', name: 'max_payload_bytes', group: 'request', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB (e.g. 8MiB)',
-    reason: 'Largest HTTP request body. The body is held in memory until parsed. Over it nothing more is kept: the rest is read and thrown away so the client can read the 413 (a body more than 64 MiB over the limit gets the 413 and the connection closed).',
+    reason: 'Largest HTTP request body. The body is held in memory until parsed. Over it nothing more is kept: a body of up to twice this is read to its end and thrown away, so the client can read the 413; a bigger one gets the 413 and the connection closed.',
     parse: bytes(KiB, GiB) }),
   field({ key: 'maxJsonDepth', name: 'max_json_depth', group: 'request', unit: 'count', default: 64, accepts: 'an integer 1..10000',
     reason: 'Deepest nesting of objects/arrays in an HTTP body or a WS JSON frame, checked by one pass over the bytes before parsing: deeper input gets 400 at once instead of seconds of parsing and hundreds of MiB. Every request shape nests 3 levels or fewer.',

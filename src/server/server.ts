@@ -43,6 +43,12 @@ export interface StartOptions {
    * Without it every value in `config` is used as given.
    */
   sources?: Partial<ConfigSources>;
+  /**
+   * Aborts start-up: checked after each model load (a load in progress is not interrupted: ONNX Runtime
+   * must not be torn down mid-load) and before the warm-up; startServer then closes what it opened and
+   * rejects with the abort reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningServer {
@@ -234,16 +240,22 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
   const url = `http://${urlHost}:${listening.port}`;
   opts.onListening?.({ host: config.host, port: listening.port, url });
 
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('start-up was cancelled');
+  };
   try {
+    checkAbort();
     for (const m of models.rerankers) {
       const encoder = await CrossEncoder.load(m.dir, inferOptions);
       state.rerankers.set(m.name, { name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, encoder });
       opts.onModel?.({ name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
+      checkAbort();
     }
     for (const m of models.embedders) {
       const encoder = await BiEncoder.load(m.dir, inferOptions);
       state.embedders.set(m.name, { name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, encoder });
       opts.onModel?.({ name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
+      checkAbort();
     }
     if (models.collection) {
       const embedder = [...state.embedders.values()][0];
@@ -251,6 +263,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       state.pipeline = new PrecisionPipeline({ collection: state.collection, crossEncoder: state.reranker(null).encoder });
     }
 
+    checkAbort();
     // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
     state.phase = 'warming';
     for (const m of state.rerankers.values()) await m.encoder.score('warm up', ['warm up the cross-encoder']);

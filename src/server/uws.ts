@@ -192,19 +192,20 @@ export interface ReadBodyOptions {
 }
 
 /**
- * Bytes of an over-limit body read and thrown away before the 413 is sent. Answering at once and closing
- * resets the connection while the client is still writing: a Node http client then sees EPIPE or
- * ECONNRESET instead of the 413. Reading the rest (without keeping it) lets the client finish its write and
- * read the answer; past this many bytes over the limit the server answers and closes anyway, so a client
- * cannot make it read without end (request_timeout_ms bounds the time as well).
+ * An over-limit body is read and thrown away up to this many times the limit in all before the 413 is sent.
+ * Answering at once and closing resets the connection while the client is still writing: a Node http client
+ * can then see EPIPE or ECONNRESET instead of the 413. Reading the rest (without keeping it) lets the client
+ * finish its write and read the answer. A body bigger than that (declared, or counted as it arrives) gets
+ * the 413 and the connection closed at once, so a client cannot make the server read without end; the
+ * same 2x rule as WebSocket frames (ws_max_message_bytes).
  */
-export const BODY_DISCARD_BYTES = 64 * 1024 * 1024;
+export const BODY_DISCARD_FACTOR = 2;
 
 /**
  * Reads the whole request body, refusing more than `maxBytes`. Call it synchronously in the handler
- * (before any await) so no chunk is missed. Over the limit nothing more is kept: the rest of the body
- * (up to BODY_DISCARD_BYTES more) is read and discarded, then 413 is sent and the connection stays usable;
- * a body that is bigger still (declared or counted) gets 413 and the connection closed. Past `timeoutMs`
+ * (before any await) so no chunk is missed. Over the limit nothing more is kept: a body of up to
+ * BODY_DISCARD_FACTOR x maxBytes is read to its end and discarded, then 413 is sent and the connection stays
+ * usable; a bigger one (declared or counted) gets 413 and the connection closed. Past `timeoutMs`
  * it answers 504 and closes; then, or when the client aborts, it resolves { ok: false } and the caller
  * just returns.
  */
@@ -236,7 +237,7 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
     const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
     if (length !== undefined && length > maxBytes) {
       // Too big to ever read in full: answer now and close (the client may see a reset while writing).
-      if (length - maxBytes > BODY_DISCARD_BYTES) { tooLarge(`is ${fmt(length)} bytes`, true); return; }
+      if (length > BODY_DISCARD_FACTOR * maxBytes) { tooLarge(`is ${fmt(length)} bytes`, true); return; }
       discarded = 0;
       overWhat = `is ${fmt(length)} bytes`;
     }
@@ -264,7 +265,7 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
       if (discarded !== null) {
         discarded += chunk.byteLength;
         if (isLast) tooLarge(overWhat, false);
-        else if (discarded - maxBytes > BODY_DISCARD_BYTES) tooLarge(overWhat, true);
+        else if (discarded > BODY_DISCARD_FACTOR * maxBytes) tooLarge(overWhat, true);
         return;
       }
       if (isLast) finish({ ok: true, body: body.bytes() });
