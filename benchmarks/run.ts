@@ -21,16 +21,18 @@ import { trial as t08 } from './08.frontend.overhead.js';
 import { trial as t09 } from './09.server.latency.js';
 import { trial as t10 } from './10.keyword.bm25.js';
 import { trial as t11 } from './11.infer.mixed-load.js';
+import { trial as t12 } from './12.server.soak.js';
 
-const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09, t10, t11];
+const TRIALS: Trial[] = [t01, t02, t03, t04, t05, t06, t07, t08, t09, t10, t11, t12];
 
-const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--ep cpu|cuda] [--out DIR] [--render]';
+const USAGE = 'usage: node dist/benchmarks/run.js [--quick] [--only 01,04] [--ep cpu|cuda] [--out DIR] [--render] [--minutes N]';
 
-function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; out: string; render: boolean; ep: BenchEp } {
+function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; out: string; render: boolean; ep: BenchEp; minutes?: number } {
   const ep = benchEp(argv);
   let quick = false;
   let render = false;
   let only: Set<string> | null = null;
+  let minutes: number | undefined;
   let out = join(packageRoot(), 'benchmarks', 'results');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -39,12 +41,16 @@ function parseArgs(argv: string[]): { quick: boolean; only: Set<string> | null; 
     else if (a === '--only') only = new Set((argv[++i] ?? '').split(',').map((s) => s.trim().padStart(2, '0')));
     else if (a === '--out') out = argv[++i] ?? out;
     else if (a === '--ep') i++;
+    else if (a === '--minutes') {
+      minutes = Number(argv[++i]);
+      if (!(minutes > 0)) throw new RangeError(`--minutes needs a positive number of minutes; ${USAGE}`);
+    }
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
     } else throw new RangeError(`unknown argument '${a}'; ${USAGE}`);
   }
-  return { quick, only, out, render, ep };
+  return { quick, only, out, render, ep, minutes };
 }
 
 async function writeReport(rec: RunRecord, out: string): Promise<void> {
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
   const results: TrialResult[] = [];
   for (const t of TRIALS) {
     if (args.only && !args.only.has(t.id)) continue;
-    results.push(await runTrial(t, { quick: args.quick, ep: args.ep, machine, log: (l) => console.log(l) }));
+    results.push(await runTrial(t, { quick: args.quick, ep: args.ep, minutes: args.minutes, machine, log: (l) => console.log(l) }));
   }
   const rec: RunRecord = {
     quick: args.quick, startedAt, finishedAt: new Date().toISOString(), seconds: (performance.now() - t0) / 1000,

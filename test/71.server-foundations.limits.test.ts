@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { availableParallelism } from 'node:os';
 import assert from 'node:assert/strict';
 import {
-  CONFIG_FIELDS, ConfigError, configWarnings, defaultConfig, effectiveConfig, inferOptionsFor, limitsInfo, limitsMarkdown, parseServerConfig,
+  CONFIG_FIELDS, ConfigError, configWarnings, HTTP_PARSER_LIMITS, defaultConfig, effectiveConfig, inferOptionsFor, limitsInfo, limitsMarkdown, parseServerConfig,
 } from '../src/server/limits.js';
 
 function configError(fn: () => unknown): ConfigError {
@@ -111,7 +111,7 @@ test('/info shows every field with value, default, flag, env var and reason, but
   assert.doesNotMatch(JSON.stringify(info), /sekret/);
   assert.equal(limitsInfo(defaultConfig()).api_key.value, null);
   const md = limitsMarkdown().split('\n');
-  assert.equal(md.length, CONFIG_FIELDS.length + 2);
+  assert.equal(md.length, CONFIG_FIELDS.length + 2 + HTTP_PARSER_LIMITS.length);
   assert.match(md.find((l) => l.includes('max_documents_per_request'))!, /\| `--max-documents-per-request` \| `CROSSGATE_MAX_DOCUMENTS_PER_REQUEST` \| 1000 \|/);
 });
 

@@ -13,6 +13,8 @@ export interface BenchServer {
   /** The Node http + ws peer on the same ServerContext, when asked for. */
   peerUrl: string | null;
   info: ChildReady['info'];
+  /** The server process's id (for its RSS). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -27,6 +29,7 @@ export async function startBenchServer(spec: { dir: string; quantized: boolean; 
     url: `http://127.0.0.1:${ready.port}`,
     peerUrl: ready.peerPort === null ? null : `http://127.0.0.1:${ready.peerPort}`,
     info: ready.info,
+    pid: child.pid!,
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) { resolve(); return; }
       const t = setTimeout(() => { child.kill('SIGKILL'); resolve(); }, 20_000);

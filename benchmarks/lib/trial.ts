@@ -12,6 +12,8 @@ export interface TrialOptions {
   /** Execution provider for the trials that run a model: 'cpu', or 'cuda' (`--ep cuda` / CROSSGATE_BENCH_EP=cuda). */
   ep: BenchEp;
   log: (line: string) => void;
+  /** `--minutes N`: the length of the long-running trials (the soak); each has its own default. */
+  minutes?: number;
 }
 
 export interface Figure {
@@ -116,6 +118,8 @@ export async function runTrial(trial: Trial, opts: TrialOptions): Promise<TrialR
 export async function standalone(trial: Trial, moduleUrl: string): Promise<void> {
   if (!process.argv[1] || pathToFileURL(process.argv[1]).href !== moduleUrl) return;
   const quick = process.argv.includes('--quick');
-  const r = await runTrial(trial, { quick, ep: benchEp(process.argv.slice(2)), machine: machineInfo(), log: (l) => console.log(l) });
+  const m = process.argv.indexOf('--minutes');
+  const minutes = m >= 0 ? Number(process.argv[m + 1]) : undefined;
+  const r = await runTrial(trial, { quick, minutes, ep: benchEp(process.argv.slice(2)), machine: machineInfo(), log: (l) => console.log(l) });
   if (r.error) process.exitCode = 1;
 }

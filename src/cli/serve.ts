@@ -45,7 +45,8 @@ export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void
     'Every limit flag has a CROSSGATE_<NAME> variable (e.g. CROSSGATE_MAX_DOCUMENTS_PER_REQUEST); a flag beats the variable.',
     'Boolean flags take --flag, --no-flag or --flag false. Sizes take 8MiB / 500KB / 1024; durations take 30s / 500ms / 1500.',
     'Routes: POST /rerank /v2/rerank /v1/rerank /embed /v1/embeddings /tokenize /search; GET /health /ready /info /metrics /openapi.json; WS /ws.',
-    'SIGTERM/SIGINT: stop accepting, /ready 503, in-flight requests get shutdown_grace_ms, WebSockets close 1001, exit 0.',
+    'SIGTERM/SIGINT: stop accepting, /ready 503, in-flight requests get shutdown_grace_ms, WebSockets close 1001, exit 0. During start-up: stop after the model being loaded, exit 0.',
+    'As a service, run `node_modules/.bin/crossgate serve` (or `exec node dist/src/cli/main.js serve`) so signals reach the server; under a wrapper that does not forward them (npx) the server stops on its own when the wrapper exits.',
   ],
   async run() {
     throw new Error('serve parses its own arguments; call runArgv');
@@ -155,6 +156,27 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
   return { rerankers: rr, embedders: ee, collection: collection ?? null, retriever: retriever ?? null, quantized };
 }
 
+/**
+ * Calls `onGone` once when this process's parent exits. `npx crossgate serve` (and other wrappers that do not
+ * forward signals) leave the server orphaned when the wrapper is killed: a supervisor that stops the wrapper
+ * expects the server to stop too. Linux re-parents an orphan (to init or a subreaper), so a changed
+ * process.ppid means the parent is gone. Checked every PARENT_CHECK_MS on an unref'd timer.
+ */
+export const PARENT_CHECK_MS = 500;
+export function watchParent(onGone: (ppid: number) => void): () => void {
+  const original = process.ppid;
+  // Started by init itself (a container's PID 1 setup, a daemon that double-forked): nothing to watch.
+  if (original <= 1) return () => undefined;
+  const timer = setInterval(() => {
+    if (process.ppid !== original) {
+      clearInterval(timer);
+      onGone(original);
+    }
+  }, PARENT_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 async function serve(config: ServerConfig, sources: ConfigSources, models: ServedModels): Promise<void> {
   const out = (line: string): void => { process.stdout.write(`${line}\n`); };
   let server: RunningServer | null = null;
@@ -162,6 +184,9 @@ async function serve(config: ServerConfig, sources: ConfigSources, models: Serve
   let signalled: string | null = null;
   let finished!: () => void;
   const done = new Promise<void>((r) => { finished = r; });
+  // Aborted by a signal that arrives while the models load: start-up stops after the model loading now
+  // (ONNX Runtime must not be torn down mid-load), skips the rest and the warm-up, and the process exits 0.
+  const startup = new AbortController();
 
   const stop = (): void => {
     if (!server || stopping) return;
@@ -171,34 +196,45 @@ async function serve(config: ServerConfig, sources: ConfigSources, models: Serve
       finished();
     });
   };
-  const onSignal = (sig: NodeJS.Signals): void => {
+  const onSignal = (sig: string): void => {
     if (signalled) {
       process.stderr.write(`crossgate serve: ${sig} again; still draining (shutdown_grace_ms ${config.shutdownGraceMs}), please wait\n`);
       return;
     }
     signalled = sig;
-    // A signal during start-up is acted on as soon as the models are loaded: exiting while ONNX Runtime
-    // loads a session in a worker would abort the process.
+    if (!server) startup.abort();
     stop();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const unwatch = watchParent((ppid) => {
+    process.stderr.write(`crossgate serve: parent process ${ppid} exited (a wrapper such as npx that does not forward signals was stopped); shutting down\n`);
+    onSignal('parent exit');
+  });
   try {
     const t0 = performance.now();
-    server = await startServer(config, models, {
-      sources,
-      onListening: ({ url }) => out(`crossgate serve: listening on ${url} (loading models)`),
-      onModel: (m) => out(`  ${m.kind === 'cross-encoder' ? 'reranker' : 'embedder'} "${m.name}": ${m.dir} on ${m.executionProviders.join(', ')}`),
-    });
+    try {
+      server = await startServer(config, models, {
+        sources,
+        signal: startup.signal,
+        onListening: ({ url }) => out(`crossgate serve: listening on ${url} (loading models)`),
+        onModel: (m) => out(`  ${m.kind === 'cross-encoder' ? 'reranker' : 'embedder'} "${m.name}": ${m.dir} on ${m.executionProviders.join(', ')}`),
+      });
+    } catch (e) {
+      if (!startup.signal.aborted) throw e;
+      out(`crossgate serve: stopped during start-up (${signalled})`);
+      return;
+    }
     if (server.ctx.collection) out(`  collection: ${models.collection} (${server.ctx.collection.size} documents)`);
     out(`crossgate serve: ready in ${Math.round(performance.now() - t0)} ms; http ${server.url}, websocket ${server.url.replace(/^http/, 'ws')}/ws${config.apiKey ? '; API key required' : ''}`);
     if (signalled) stop();
     await done;
   } finally {
+    unwatch();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    // Everything is closed (listen socket, connections, encoders), so the process should exit on its own.
+    // A handle leaked by a dependency must not keep a stopped server alive; nothing runs in ORT any more.
+    setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
   }
-  // Everything is closed (listen socket, connections, encoders), so the process should exit on its own.
-  // A handle leaked by a dependency must not keep a stopped server alive; nothing runs in ORT any more.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref();
 }

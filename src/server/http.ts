@@ -3,6 +3,7 @@
 // metrics and the {error, error_type} body are handled here for every route alike.
 import { ApiError, CallCancelledError, ERROR_TYPES, toApiError } from './errors.js';
 import { routes, type HandlerOutput, type HttpDeps, type Route, type RouteDoc } from './routes/index.js';
+import { checkJsonDepth, publicError } from './guards.js';
 import { parseJsonBody, precheckCount, validateBody } from './validate.js';
 import { readBody, readHead, Reply, type RequestHead, type TemplatedApp } from './uws.js';
 
@@ -46,6 +47,7 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
           status = r.reason === 'aborted' ? STATUS_CLIENT_GONE : r.reason === 'timeout' ? ERROR_TYPES.timeout.status : ERROR_TYPES.payload_too_large.status;
           return;
         }
+        checkJsonDepth(r.body, ctx.config.maxJsonDepth, 'the request body');
         body = parseJsonBody(r.body);
         if (route.countField) precheckCount(ctx.config, body, route.countField);
         if (route.doc.request) body = validateBody(route.doc.request, body);
@@ -63,7 +65,8 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
       const err = toApiError(e, 'backend');
       status = err.status;
       if (status >= 500 && status !== 503 && status !== 504) deps.log(`crossgate: ${route.doc.method.toUpperCase()} ${path} -> ${status} ${err.type}: ${err.message}`);
-      reply.sendError(err, {}, err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
+      // File paths (model directories) stay in the log line above; the client gets them as <path>.
+      reply.sendError(publicError(err, routePaths(docs)), {}, err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
     } finally {
       if (release) (release as () => void)();
       deps.shutdownSignal.removeEventListener('abort', onShutdown);
@@ -72,6 +75,17 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
     }
   })();
   await ctx.track(work);
+}
+
+const routePathSets = new WeakMap<readonly RouteDoc[], ReadonlySet<string>>();
+/** The route paths ("/v1/rerank"), which error messages may name and the path scrub must keep. */
+export function routePaths(docs: readonly RouteDoc[]): ReadonlySet<string> {
+  let set = routePathSets.get(docs);
+  if (!set) {
+    set = new Set([...docs.map((d) => d.path), '/ws']);
+    routePathSets.set(docs, set);
+  }
+  return set;
 }
 
 /** Mounts every route, plus 405 for a known path with another method and 404 for the rest. */

@@ -15,6 +15,7 @@ export interface ServerConfig {
   executionProvider: ExecutionProvider;
   cudaFallback: boolean;
   maxPayloadBytes: number;
+  maxJsonDepth: number;
   maxDocumentsPerRequest: number;
   maxInputTokens: number;
   autoTruncate: boolean;
@@ -136,8 +137,11 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
   field({ key: 'cudaFallback', name: 'cuda_fallback', group: 'runtime', unit: 'bool', default: false, accepts: 'true or false',
     reason: 'If cuda was asked for and cannot load: true = warn and run on cpu, false = exit with the reason.', parse: bool }),
   field({ key: 'maxPayloadBytes', name: 'max_payload_bytes', group: 'request', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB (e.g. 8MiB)',
-    reason: 'Largest HTTP request body. The body is held in memory until parsed; bodies over this are refused with 413 before they are read in full.',
+    reason: 'Largest HTTP request body. The body is held in memory until parsed. Over it nothing more is kept: a body of up to twice this is read to its end and thrown away, so the client can read the 413; a bigger one gets the 413 and the connection closed.',
     parse: bytes(KiB, GiB) }),
+  field({ key: 'maxJsonDepth', name: 'max_json_depth', group: 'request', unit: 'count', default: 64, accepts: 'an integer 1..10000',
+    reason: 'Deepest nesting of objects/arrays in an HTTP body or a WS JSON frame, checked by one pass over the bytes before parsing: deeper input gets 400 at once instead of seconds of parsing and hundreds of MiB. Every request shape nests 3 levels or fewer.',
+    parse: int(1, 10_000) }),
   field({ key: 'maxDocumentsPerRequest', name: 'max_documents_per_request', group: 'request', unit: 'count', default: 1000, accepts: 'an integer 1..1000000',
     reason: 'Most passages/texts in one request. Bounds the work one caller can queue at once; 1000 covers a typical retrieve-then-rerank page (TEI defaults to 32).',
     parse: int(1, 1_000_000) }),
@@ -160,7 +164,7 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'Padded tokens per micro-batch. Bigger batches raise throughput; smaller ones lower the time to the first streamed partial and peak memory.',
     parse: int(16, 1_048_576) }),
   field({ key: 'wsMaxMessageBytes', name: 'ws_max_message_bytes', group: 'websocket', unit: 'bytes', default: 8 * MiB, accepts: 'a size 1KiB..1GiB',
-    reason: 'Largest WebSocket frame a client may send; bigger frames close the socket with 1009. The frame is held in memory while it is decoded.',
+    reason: 'Largest WebSocket frame a client may send; bigger frames, up to twice this, close the socket with 1009 and a reason naming the limit. uWS cuts frames over twice this from their header, before buffering them (the client sees 1006). The frame is held in memory while it is decoded.',
     parse: bytes(KiB, GiB) }),
   field({ key: 'wsIdleTimeoutS', name: 'ws_idle_timeout_s', group: 'websocket', unit: 's', default: 120, accepts: '0 (off) or 8..960 seconds (uWS rounds to a multiple of 4)',
     reason: 'A socket with no traffic either way for this long is closed, so dead peers do not pin memory. uWS aborts the process on other values.',
@@ -172,9 +176,25 @@ export const CONFIG_FIELDS: readonly FieldSpec[] = [
     reason: 'Bytes buffered for a reader that never catches up; past it the socket is closed (1008), which keeps server memory bounded.',
     parse: bytes(KiB, 4 * GiB) }),
   field({ key: 'shutdownGraceMs', name: 'shutdown_grace_ms', group: 'scheduler', unit: 'ms', default: 10_000, accepts: 'a duration 0..10m',
-    reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits.',
+    reason: 'On SIGTERM/SIGINT, how long in-flight requests get to finish before sockets close with 1001 and the process exits. Requests still running then are answered 503 draining with Retry-After: 1, and the log line counts finished and cut requests.',
     parse: duration('ms', 0, 600_000) }),
 ];
+
+/**
+ * Limits the HTTP parser of the uWS build (@trufflesuite/uws-js-unofficial 20.30) enforces before any
+ * crossgate code runs. They are compiled into the binary (UWS_HTTP_MAX_HEADERS_COUNT, MAX_FALLBACK_SIZE; no
+ * env var or hook in this build), so they have no flag. Past them uWS answers nothing: too many header
+ * lines leave the connection open until uWS's 10 s HTTP idle timeout closes it; a header block over 4 KiB
+ * that arrives in more than one TCP read is closed at once. Raising them, or a 431 answer, needs a uWS build
+ * compiled with a larger UWS_HTTP_MAX_HEADERS_COUNT / UWS_HTTP_MAX_HEADERS_SIZE (newer uWebSockets answer
+ * 431 themselves), or a proxy in front. Measured on this build by test/85.server.hardening.headers.
+ */
+export const HTTP_PARSER_LIMITS = [
+  { name: 'http_max_header_lines', value: 48, unit: 'count' as const,
+    reason: 'Most header lines (Host included) in one request, fixed in the uWS build. A request with more gets no answer and is closed after 10 s; proxies and clients send about 10.' },
+  { name: 'http_max_header_bytes', value: 4096, unit: 'bytes' as const,
+    reason: 'Largest request line + header block when it arrives in more than one TCP read, fixed in the uWS build; a bigger one is closed at once without an answer (one that arrives in one read may be larger). Keep cookies and tokens under it.' },
+] as const;
 
 const BY_FLAG = new Map<string, FieldSpec>(CONFIG_FIELDS.map((f) => [f.flag, f]));
 
@@ -369,5 +389,6 @@ export function limitsMarkdown(): string {
     const def = typeof f.default === 'function' ? f.defaultText ?? 'computed' : f.default === null ? '(none)' : String(f.default);
     return `| \`${f.name}\` | \`${f.flag}\` | \`${f.env}\` | ${def} | ${f.reason} |`;
   });
-  return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows].join('\n');
+  const fixed = HTTP_PARSER_LIMITS.map((l) => `| \`${l.name}\` | (fixed) | (fixed) | ${l.value} | ${l.reason} |`);
+  return ['| field | flag | env | default | why |', '|---|---|---|---|---|', ...rows, ...fixed].join('\n');
 }

@@ -51,6 +51,12 @@ export interface StartOptions {
    * Without it every value in `config` is used as given.
    */
   sources?: Partial<ConfigSources>;
+  /**
+   * Aborts start-up: checked after each model load (a load in progress is not interrupted: ONNX Runtime
+   * must not be torn down mid-load) and before the warm-up; startServer then closes what it opened and
+   * rejects with the abort reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RunningServer {
@@ -67,6 +73,9 @@ export interface RunningServer {
 }
 
 export { VERSION };
+
+/** Retry-After (seconds) on the 503 of a request cut off when shutdown_grace_ms runs out. */
+export const SHUTDOWN_RETRY_AFTER_S = 1;
 
 const sha = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -243,16 +252,22 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
   const url = `http://${urlHost}:${listening.port}`;
   opts.onListening?.({ host: config.host, port: listening.port, url });
 
+  const checkAbort = (): void => {
+    if (opts.signal?.aborted) throw opts.signal.reason ?? new Error('start-up was cancelled');
+  };
   try {
+    checkAbort();
     for (const m of models.rerankers) {
       const encoder = await CrossEncoder.load(m.dir, inferOptions);
       state.rerankers.set(m.name, { name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, encoder });
       opts.onModel?.({ name: m.name, kind: 'cross-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
+      checkAbort();
     }
     for (const m of models.embedders) {
       const encoder = await BiEncoder.load(m.dir, inferOptions);
       state.embedders.set(m.name, { name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, encoder });
       opts.onModel?.({ name: m.name, kind: 'bi-encoder', dir: encoder.spec.dir, executionProviders: encoder.executionProviders });
+      checkAbort();
     }
     if (models.collection) {
       const embedder = [...state.embedders.values()][0];
@@ -270,6 +285,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       log(h.ok ? `crossgate: retriever ${h.engine} ${h.url} answers` : `crossgate: retriever ${h.engine} ${h.url} is not usable yet (${h.error?.kind}): ${h.error?.message}`);
     }
 
+    checkAbort();
     // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
     state.phase = 'warming';
     for (const m of state.rerankers.values()) await m.encoder.score('warm up', ['warm up the cross-encoder']);
@@ -300,15 +316,23 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       state.phase = 'draining';
       listening.close();
       const grace = config.shutdownGraceMs;
-      log(`crossgate: ${reason}; draining ${state.inflight.size} in-flight request(s) (shutdown_grace_ms ${fmt(grace)})`);
+      const accepted = state.inflight.size;
+      log(`crossgate: ${reason}; draining ${accepted} in-flight request(s) (shutdown_grace_ms ${fmt(grace)})`);
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), grace); });
       const drained = (async () => { while (state.inflight.size > 0) await Promise.allSettled([...state.inflight]); return 'drained' as const; })();
       const outcome = await Promise.race([drained, graceOver]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        log(`crossgate: shutdown_grace_ms ran out with ${state.inflight.size} request(s) in flight; cancelling them`);
-        shutdownController.abort(new ApiError('draining', `the server is shutting down and shutdown_grace_ms (${fmt(grace)} ms) ran out before this request finished; retry it on another instance`));
+        const cut = state.inflight.size;
+        log(`crossgate: shutdown_grace_ms (${fmt(grace)} ms) ran out: ${fmt(Math.max(0, accepted - cut))} of ${fmt(accepted)} request(s) in flight at the start finished; ` +
+          `cancelling the ${fmt(cut)} still running: they are answered 503 draining with Retry-After ${SHUTDOWN_RETRY_AFTER_S} s (raise --shutdown-grace-ms to let more finish)`);
+        // A retryable answer: the request was fine, this instance is going away; another one (or this one restarted) can take it.
+        shutdownController.abort(new ApiError('draining',
+          `the server is shutting down and shutdown_grace_ms (${fmt(grace)} ms) ran out before this request finished; retry it on another instance or after the restart`,
+          { retryAfterS: SHUTDOWN_RETRY_AFTER_S }));
+      } else {
+        log(`crossgate: drained: all ${fmt(accepted)} request(s) in flight at the start finished within shutdown_grace_ms`);
       }
       ws.closeAll(1001, 'server shutting down');
       // Cancelled work settles quickly (its pending rows are dropped); give it a moment to answer.

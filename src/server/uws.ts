@@ -192,11 +192,22 @@ export interface ReadBodyOptions {
 }
 
 /**
+ * An over-limit body is read and thrown away up to this many times the limit in all before the 413 is sent.
+ * Answering at once and closing resets the connection while the client is still writing: a Node http client
+ * can then see EPIPE or ECONNRESET instead of the 413. Reading the rest (without keeping it) lets the client
+ * finish its write and read the answer. A body bigger than that (declared, or counted as it arrives) gets
+ * the 413 and the connection closed at once, so a client cannot make the server read without end; the
+ * same 2x rule as WebSocket frames (ws_max_message_bytes).
+ */
+export const BODY_DISCARD_FACTOR = 2;
+
+/**
  * Reads the whole request body, refusing more than `maxBytes`. Call it synchronously in the handler
- * (before any await) so no chunk is missed. Over the limit it answers 413 itself and closes the
- * connection without reading the rest (a declared Content-Length is checked before any byte is read);
- * past `timeoutMs` it answers 504 and closes; then, or when the client aborts, it resolves { ok: false }
- * and the caller just returns.
+ * (before any await) so no chunk is missed. Over the limit nothing more is kept: a body of up to
+ * BODY_DISCARD_FACTOR x maxBytes is read to its end and discarded, then 413 is sent and the connection stays
+ * usable; a bigger one (declared or counted) gets 413 and the connection closed. Past `timeoutMs`
+ * it answers 504 and closes; then, or when the client aborts, it resolves { ok: false } and the caller
+ * just returns.
  */
 export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts: ReadBodyOptions = {}): Promise<BodyResult> {
   const limitName = opts.limitName ?? 'max_payload_bytes';
@@ -210,10 +221,13 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
       if (timer !== undefined) clearTimeout(timer);
       resolve(r);
     };
-    const tooLarge = (what: string) => {
+    /** Over the limit: bytes seen so far while discarding (null while the body is still kept). */
+    let discarded: number | null = null;
+    let overWhat = '';
+    const tooLarge = (what: string, close: boolean) => {
       reply.sendError(new ApiError('payload_too_large',
         `request body ${what}; ${limitName} is ${fmt(maxBytes)} bytes; send fewer or shorter documents per request, or raise --${limitName.replace(/_/g, '-')}`,
-        { field: 'body' }), {}, true);
+        { field: 'body' }), {}, close);
       finish({ ok: false, reason: 'too_large' });
     };
     if (!reply.open) { finish({ ok: false, reason: 'aborted' }); return; }
@@ -221,25 +235,37 @@ export function readBody(reply: Reply, head: RequestHead, maxBytes: number, opts
 
     const declared = head.headers['content-length'];
     const length = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : undefined;
-    if (length !== undefined && length > maxBytes) { tooLarge(`is ${fmt(length)} bytes`); return; }
+    if (length !== undefined && length > maxBytes) {
+      // Too big to ever read in full: answer now and close (the client may see a reset while writing).
+      if (length > BODY_DISCARD_FACTOR * maxBytes) { tooLarge(`is ${fmt(length)} bytes`, true); return; }
+      discarded = 0;
+      overWhat = `is ${fmt(length)} bytes`;
+    }
 
-    const body = new BodyBuffer(length ?? maxBytes);
+    const body = new BodyBuffer(discarded !== null ? 0 : length ?? maxBytes);
     if (opts.timeoutMs !== undefined) {
       const ms = opts.timeoutMs;
       timer = setTimeout(() => {
         if (finished) return;
         const of = length !== undefined ? ` of the ${fmt(length)} declared` : '';
+        const came = discarded !== null ? Math.max(discarded, body.length) : body.length;
         reply.sendError(new ApiError('timeout',
-          `request body did not arrive within ${timeoutName} (${fmt(ms)} ms): ${fmt(body.length)} bytes${of} came; send the whole body without pausing, or raise --${timeoutName.replace(/_/g, '-')}`,
+          `request body did not arrive within ${timeoutName} (${fmt(ms)} ms): ${fmt(came)} bytes${of} came; send the whole body without pausing, or raise --${timeoutName.replace(/_/g, '-')}`,
           { field: 'body' }), {}, true);
         finish({ ok: false, reason: 'timeout' });
       }, ms);
     }
     reply.res.onData((chunk, isLast) => {
       if (finished) return;
-      if (!body.push(chunk)) {
-        // Only a chunked body can get here: uWS hands over no more than a declared Content-Length.
-        tooLarge(`is more than ${fmt(maxBytes)} bytes`);
+      if (discarded === null && !body.push(chunk)) {
+        // A chunked body that passed the limit: keep counting, keep nothing.
+        discarded = body.length;
+        overWhat = `is more than ${fmt(maxBytes)} bytes`;
+      }
+      if (discarded !== null) {
+        discarded += chunk.byteLength;
+        if (isLast) tooLarge(overWhat, false);
+        else if (discarded > BODY_DISCARD_FACTOR * maxBytes) tooLarge(overWhat, true);
         return;
       }
       if (isLast) finish({ ok: true, body: body.bytes() });

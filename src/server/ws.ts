@@ -11,6 +11,7 @@
 import type { ServerContext } from './context.js';
 import { runRerank, runSearch, type RerankResult } from './calls/rerank.js';
 import { ApiError, fmt, toApiError, WS_CLOSE, wsCloseCode, wsCloseReason, wsErrorMessage } from './errors.js';
+import { checkJsonDepth, publicError } from './guards.js';
 import {
   COMPRESSION_DISABLED, readUpgradeHead, Reply, SEND_DROPPED, type TemplatedApp, type WebSocket,
 } from './uws.js';
@@ -53,6 +54,9 @@ interface InFlight {
   /** Set when the request stopped early; from then on nothing more is sent for it. */
   ended: EndReason | null;
 }
+
+/** Paths a WS error message may name that are not file-system paths. */
+const WS_KEEP_PATHS: ReadonlySet<string> = new Set(['/ws']);
 
 /** Status recorded in crossgate_requests_total for a request dropped by the client (nginx's 499). */
 const STATUS_CLIENT_GONE = 499;
@@ -201,6 +205,8 @@ class Hub {
     const encoding: FrameEncoding = isBinary ? 'binary' : 'json';
     let msg;
     try {
+      // A JSON frame's nesting is bounded before JSON.parse sees it (binary frames are flatbuffers: flat).
+      if (!isBinary) checkJsonDepth(new Uint8Array(frame), this.ctx.config.maxJsonDepth, 'the frame', 'frame');
       msg = decodeClientFrame(frame, isBinary, { maxBytes: this.ctx.config.wsMaxMessageBytes });
     } catch (e) {
       this.refuse(conn, toApiError(e, 'internal'), encoding, undefined, 'ws');
@@ -237,6 +243,8 @@ class Hub {
   /** An error for one frame or request (logged when it is the server's fault), and the close its type calls for (errors.ts decides). */
   private refuse(conn: Connection, err: ApiError, encoding: FrameEncoding, id?: string, route: Route | 'ws' = 'ws'): void {
     this.logFailure(err, route, id);
+    // File paths (model directories) stay in the log line; the client gets them as <path>.
+    err = publicError(err, WS_KEEP_PATHS);
     conn.send(wsErrorMessage(err, id), encoding);
     const code = wsCloseCode(err.type);
     if (code === null) return;
@@ -257,6 +265,14 @@ class Hub {
       ctx.metrics.requestSeconds.observe({ route }, (performance.now() - t0) / 1000);
     };
 
+    if (msg.type === 'rerank' && msg.passages.length === 0) {
+      // The same answer as HTTP (/rerank, /v1/rerank: 422 validation), and as TEI; the socket stays open.
+      const err = new ApiError('validation', 'passages has 0 items; it needs at least 1: send the passages to rank',
+        { field: 'passages', requestId: msg.id });
+      this.refuse(conn, err, encoding, msg.id, route);
+      count(err.status);
+      return;
+    }
     if (conn.requests.has(msg.id)) {
       const err = new ApiError('validation',
         `id '${msg.id}' is already in flight on this connection; use an id that is unique among your in-flight requests (the first request goes on)`,
