@@ -21,9 +21,10 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   models: ['native.ts', 'version.ts', 'platform.ts'],
   infer: ['models', 'tokenize', 'native.ts'],
   pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts', 'platform.ts'],
-  server: ['pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
-  cli: ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
-  'crossgate.ts': ['server', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  llm: ['pipeline'],
+  server: ['llm', 'pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
+  cli: ['server', 'llm', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  'crossgate.ts': ['server', 'llm', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
 };
 
 /** infer's modules the server may use: the encoders, their options, their errors and their timing types. */
