@@ -8,7 +8,10 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import type { BatchEvent } from '../infer/scheduler.js';
 import { Collection } from '../pipeline/collection.js';
-import { PrecisionPipeline } from '../pipeline/precision.js';
+import { resolve } from 'node:path';
+import { PrecisionPipeline, type FallbackMode } from '../pipeline/precision.js';
+import { defaultGapLogPath, GapLog } from '../pipeline/gaps.js';
+import { OpenAiCompatibleLlm, type LlmClient, type LlmConfig } from '../llm/client.js';
 import type { ServedEmbedder, ServedReranker, ServerContext, ServerPhase } from './context.js';
 import { ApiError, fmt } from './errors.js';
 import { registerHttp } from './http.js';
@@ -26,6 +29,12 @@ export interface ServedModels {
   collection?: string | null;
   /** Run each model's quantized ONNX file. */
   quantized?: boolean;
+  /** The search's fallback retrieval (default keyword, run only when the collection has that mode). */
+  fallback?: FallbackMode;
+  /** The gap log: a path; null turns it off; undefined: <collection>.gaps.jsonl. */
+  gapLog?: string | null;
+  /** The LLM for /ask; null or absent: /ask returns the decision and the prompt. */
+  llm?: LlmConfig | null;
 }
 
 export interface StartOptions {
@@ -70,6 +79,8 @@ class ServerState implements ServerContext {
   readonly embedders = new Map<string, ServedEmbedder>();
   collection: Collection | null = null;
   pipeline: PrecisionPipeline | null = null;
+  gapLog: GapLog | null = null;
+  llm: LlmClient | null = null;
   phase: ServerPhase = 'loading';
   readonly inflight = new Set<Promise<unknown>>();
   admitted = 0;
@@ -245,8 +256,13 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
     if (models.collection) {
       const embedder = [...state.embedders.values()][0];
       state.collection = await Collection.load(models.collection, embedder.encoder);
-      state.pipeline = new PrecisionPipeline({ collection: state.collection, crossEncoder: state.reranker(null).encoder });
+      state.gapLog = models.gapLog === null ? null : new GapLog(models.gapLog ?? defaultGapLogPath(models.collection));
+      state.pipeline = new PrecisionPipeline({
+        collection: state.collection, crossEncoder: state.reranker(null).encoder, gapLog: state.gapLog, collectionLabel: resolve(models.collection),
+        ...(models.fallback ? { fallback: models.fallback } : {}),
+      });
     }
+    if (models.llm) state.llm = new OpenAiCompatibleLlm(models.llm);
 
     // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
     state.phase = 'warming';
