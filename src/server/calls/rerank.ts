@@ -192,7 +192,19 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
       },
       onScores: (s) => {
         checkFiniteScores(s, 'candidates', served.name);
-        scores = s;
+        // Once per retrieval: the fallback's scoring adds to the first one's tokens and stage times.
+        const prev = scores as WithTimings<CrossEncoderScores> | null;
+        const next = s as WithTimings<CrossEncoderScores>;
+        if (prev === null) {
+          scores = next;
+        } else {
+          const t = (k: keyof RequestTimings): number => (prev.timings?.[k] ?? 0) + (next.timings?.[k] ?? 0);
+          scores = {
+            ...next,
+            stats: { batches: prev.stats.batches + next.stats.batches, realTokens: prev.stats.realTokens + next.stats.realTokens, paddedTokens: prev.stats.paddedTokens + next.stats.paddedTokens },
+            timings: { tokenizationMs: t('tokenizationMs'), queueMs: t('queueMs'), inferenceMs: t('inferenceMs') },
+          };
+        }
       },
     }), d.signal);
     ctx.metrics.decisions.inc({ outcome: decision.outcome });
