@@ -3,12 +3,11 @@
 // OpenAI-compatible stand-in (JSON lines: decision, deltas, final or error).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
@@ -16,29 +15,15 @@ import { NO_ANSWER_REPLY } from '../src/llm/answer.js';
 import { Collection } from '../src/pipeline/collection.js';
 import { DEMO_CORPUS } from '../src/pipeline/demo-corpus.js';
 import { PrecisionPipeline, type GateDecision } from '../src/pipeline/precision.js';
+import { CLI, crossgateAsync, ok, type Run } from './60.cli.run.js';
 import { decisionCore } from './63.cli.ask.decision.js';
 import { startStandIn, type StandIn } from './53.llm.stand-in.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-interface Run { code: number | null; stdout: string; stderr: string }
+const CLI_ENV = { CROSSGATE_DEBUG: '', CROSSGATE_GAP_LOG: '', OPENAI_API_KEY: '', CROSSGATE_LLM_API_KEY: '' };
 
 /** Runs the CLI without blocking this process's event loop (the LLM stand-in lives here). */
-function crossgate(args: string[], env: Record<string, string> = {}, input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CROSSGATE_DEBUG: '', CROSSGATE_GAP_LOG: '', OPENAI_API_KEY: '', CROSSGATE_LLM_API_KEY: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
-  return r;
+function crossgate(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return crossgateAsync(args, { ...process.env, ...CLI_ENV, ...env });
 }
 
 describe('crossgate search / ask / gaps', () => {

@@ -4,11 +4,9 @@
 // metrics show what the collection could not answer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { BiEncoder } from '../src/infer/bi-encoder.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
@@ -19,21 +17,10 @@ import { PrecisionPipeline, type GateDecision } from '../src/pipeline/precision.
 import { defaultConfig } from '../src/server/limits.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { startStandIn, type StandIn } from './53.llm.stand-in.js';
+import { crossgateAsync, type Run } from './60.cli.run.js';
 import { decisionCore } from './63.cli.ask.decision.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CROSSGATE_GAP_LOG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]): Promise<Run> => crossgateAsync(args, { ...process.env, CROSSGATE_DEBUG: '', CROSSGATE_GAP_LOG: '' });
 
 /** The events of an SSE body: "event: NAME\ndata: JSON\n\n" blocks, in order. */
 function events(body: string): { event: string; data: any }[] {
