@@ -80,6 +80,10 @@ describe('gap log', () => {
     assert.equal(hit.outcome, 'answer');
     assert.equal(hit.gap!.kind, 'tally');
     assert.equal(hit.gap!.recorded, true);
+    await p.search('tell me about canines', { threshold: 0 });
+    // Answers are counted in memory: nothing is written for them until a flush (timer, next gap, close).
+    assert.equal((await readGapLog(path)).entries.length, 1);
+    await gapLog.close();
     const log = await readGapLog(path);
     assert.equal(log.entries.length, 2);
     const [g, t] = log.entries;
@@ -89,7 +93,14 @@ describe('gap log', () => {
     assert.equal(g.best, miss.bestProbability);
     assert.deepEqual(g.top, [...miss.kept, ...miss.dropped].map((c) => c.id));
     assert.deepEqual(g.path, miss.reason!.retrievers);
-    assert.deepEqual(Object.keys(t).sort(), ['collection', 'outcome', 't'], 'an answer tally holds no query');
+    assert.deepEqual(Object.keys(t).sort(), ['collection', 'count', 'outcome', 't'], 'an answer tally holds no query');
+    assert.equal(t.count, 2, 'two answers, one line');
+    // The next gap carries the tallies buffered since, in the same write.
+    await p.search('tell me about canines', { threshold: 0 });
+    await p.search('astrophysics', { threshold: 1 });
+    const after = await readGapLog(path);
+    assert.deepEqual(after.entries.slice(2).map((e) => [e.outcome, e.count]), [['answer', 1], ['no_relevant', undefined]]);
+    assert.equal(buildGapReport(after).decisions.answer, 3);
     // recordAnswers false: answers leave no trace at all.
     const quiet = new PrecisionPipeline({ collection, crossEncoder: cross, gapLog: new GapLog(join(root, 'quiet.jsonl'), { recordAnswers: false }) });
     const q = await quiet.search('tell me about canines', { threshold: 0 });

@@ -178,6 +178,7 @@ export const demoCommand: CommandSpec = {
         await walkThreeWays(out, pipeline, DEMO_QUERIES[DEMO_QUERIES.length - 1]);
         await out.line();
         await out.line('== Gap report (what `crossgate gaps` shows the collection\'s owners) ==');
+        await gapLog.close();
         for (const l of formatGapReport(buildGapReport(await readGapLog(gapLog.path)))) await out.line(l);
         await out.line('(the demo used a temporary gap log; a collection\'s own is <index>.gaps.jsonl)');
       } finally {

@@ -108,8 +108,9 @@ export function buildGapReport(log: GapLogContents, opts: { since?: Date | null 
   const byKey = new Map<string, Acc>();
   for (const e of log.entries) {
     if ((GATE_OUTCOMES as readonly string[]).includes(e.outcome)) {
-      decisions[e.outcome]++;
-      decisions.total++;
+      const n = typeof e.count === 'number' && Number.isInteger(e.count) && e.count > 0 ? e.count : 1;
+      decisions[e.outcome] += n;
+      decisions.total += n;
     }
     if (e.outcome === 'answer' || typeof e.query !== 'string') continue;
     const { key, words } = groupKey(e.query);

@@ -15,6 +15,11 @@ export const DEFAULT_GAP_MAX_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_GAP_LOCK_TIMEOUT_MS = 2000;
 /** Candidate ids kept per entry: enough to see what the collection offered, small enough to keep lines short. */
 export const GAP_TOP_IDS = 5;
+/**
+ * Answer tallies are counted in memory and written with the next gap or after this long, so an answered
+ * search never waits for the file (a crash loses at most this much of the tallies, never a gap).
+ */
+export const TALLY_FLUSH_MS = 5000;
 /** How often a long-running writer drops entries past the retention age (besides whenever the size limit is hit). */
 export const AGE_CHECK_INTERVAL_MS = 3_600_000;
 /** A query longer than this is cut in the log (a pasted document is not a query worth keeping whole). */
@@ -33,6 +38,8 @@ export interface GapEntry {
   /** 'retriever:mode' of every retrieval that ran. */
   path?: string[];
   candidates?: number;
+  /** Answer tallies: how many answers this line stands for (buffered ones are written together). */
+  count?: number;
 }
 
 /** What record() did; it never throws, so the search that called it always answers. */
@@ -109,6 +116,9 @@ export class GapLog implements DecisionRecorder {
   readonly lockTimeoutMs: number;
   readonly recordAnswers: boolean;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Answers counted but not written yet, per collection. */
+  readonly #pending = new Map<string, number>();
+  #flushTimer: NodeJS.Timeout | null = null;
   /** When the next write checks the oldest entry's age (the first write, then hourly: a server runs for months). */
   #nextAgeCheck = 0;
 
@@ -137,12 +147,24 @@ export class GapLog implements DecisionRecorder {
   }
 
   /**
-   * Records `decision`. Gaps are fsynced before the promise resolves; answers are tallied without fsync
-   * (or not at all with recordAnswers false). Never throws: a failure comes back as {recorded: false, error}.
+   * Records `decision`. Gaps are written and fsynced before the promise resolves; answers are counted in
+   * memory (recorded: true means counted) and written with the next gap, within TALLY_FLUSH_MS, or at
+   * close() (or not at all with recordAnswers false). Never throws: a failure comes back as {recorded: false, error}.
    */
   async record(decision: GateDecision, collection: string): Promise<GapRecordStatus> {
     const kind = decision.outcome === 'answer' ? 'tally' : 'gap';
     if (kind === 'tally' && !this.recordAnswers) return { path: this.path, kind, recorded: false, error: null };
+    if (kind === 'tally') {
+      this.#pending.set(collection, (this.#pending.get(collection) ?? 0) + 1);
+      if (this.#flushTimer === null) {
+        this.#flushTimer = setTimeout(() => {
+          this.#flushTimer = null;
+          this.flush().catch(() => undefined); // a failed flush keeps the counts for the next write
+        }, TALLY_FLUSH_MS);
+        this.#flushTimer.unref();
+      }
+      return { path: this.path, kind, recorded: true, error: null };
+    }
     try {
       await this.append(GapLog.entryOf(decision, collection), kind === 'gap');
       return { path: this.path, kind, recorded: true, error: null };
@@ -151,15 +173,44 @@ export class GapLog implements DecisionRecorder {
     }
   }
 
-  /** Appends one entry; resolves once written (and fsynced when `sync`). Throws GapLogError. */
+  /** Appends one entry (and the buffered tallies); resolves once written (and fsynced when `sync`). Throws GapLogError. */
   append(entry: GapEntry, sync = true): Promise<void> {
-    const line = JSON.stringify(entry);
+    return this.#enqueue(JSON.stringify(entry), sync);
+  }
+
+  /** Writes the buffered answer tallies now. Throws GapLogError (the counts stay buffered). */
+  flush(): Promise<void> {
+    return this.#enqueue(null, false);
+  }
+
+  /** Writes the buffered tallies and stops the flush timer; call it before the process exits. */
+  async close(): Promise<void> {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    await this.flush();
+  }
+
+  #enqueue(line: string | null, sync: boolean): Promise<void> {
     const p = this.#queue.then(() => this.#appendNow(line, sync));
     this.#queue = p.catch(() => undefined);
     return p;
   }
 
-  async #appendNow(line: string, sync: boolean): Promise<void> {
+  /** The buffered tallies as lines (cleared); `restore` puts them back when the write fails. */
+  #takeTallies(): { text: string; restore(): void } {
+    const taken = [...this.#pending.entries()];
+    this.#pending.clear();
+    const t = new Date().toISOString();
+    return {
+      text: taken.map(([collection, count]) => JSON.stringify({ t, outcome: 'answer', collection, count }) + '\n').join(''),
+      restore: () => {
+        for (const [c, n] of taken) this.#pending.set(c, (this.#pending.get(c) ?? 0) + n);
+      },
+    };
+  }
+
+  async #appendNow(line: string | null, sync: boolean): Promise<void> {
+    if (line === null && this.#pending.size === 0) return;
     try {
       await mkdir(dirname(this.path), { recursive: true });
     } catch (e) {
@@ -192,9 +243,15 @@ export class GapLog implements DecisionRecorder {
           // A line torn by a crash mid-write (never acknowledged) is left for readers to skip; start a fresh line.
           if (last[0] !== 0x0a) prefix = '\n';
         }
-        const data = prefix + line + '\n';
-        await fh.appendFile(data, 'utf8');
-        if (sync) await fh.datasync();
+        const tallies = this.#takeTallies();
+        const data = prefix + tallies.text + (line === null ? '' : line + '\n');
+        try {
+          await fh.appendFile(data, 'utf8');
+          if (sync) await fh.datasync();
+        } catch (e) {
+          tallies.restore();
+          throw e;
+        }
         size = st.size + Buffer.byteLength(data);
       } catch (e) {
         if (e instanceof GapLogError) throw e;

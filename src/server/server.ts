@@ -308,6 +308,8 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       await Promise.race([Promise.allSettled([...state.inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
       closeAll(app);
       await Promise.allSettled(state.encoders().map((enc) => enc.close()));
+      // The buffered answer tallies go to the gap log before the process ends.
+      await state.gapLog?.close().catch((e: unknown) => log(`crossgate: gap log: ${(e as Error).message}`));
       state.phase = 'closed';
     })();
     return shutdownPromise;
