@@ -94,9 +94,13 @@ export async function openDecisionFlow(values: ParsedValues, spec: CommandSpec, 
   if (mode !== 'keyword' && manifest.biEncoder === null) {
     throw new UsageError(`--mode ${mode} needs vectors, but ${indexDir} is a keyword-only collection; use --mode keyword or rebuild it with --bi-encoder`, spec);
   }
+  if (mode !== 'dense' && !manifest.keyword) {
+    throw new UsageError(`--mode ${mode} needs a keyword index, but ${indexDir} has none (built with --dense-only or before keyword search existed); use --mode dense or rebuild it`, spec);
+  }
   const biDir = biOverride ?? manifest.biEncoder?.dir;
+  // A collection without a keyword index needs its bi-encoder whatever the mode (only the keyword index loads without one).
+  const needsVectors = mode !== 'keyword' || fallback === 'hybrid' || !manifest.keyword;
   // Keyword search needs no model: the bi-encoder loads only when vectors are searched (dense or hybrid, first or as the fallback).
-  const needsVectors = mode !== 'keyword' || fallback === 'hybrid';
   const bi = needsVectors && biDir !== undefined ? await BiEncoder.load(biDir, infer) : null;
   let cross: CrossEncoder | undefined;
   try {
