@@ -21,16 +21,41 @@ export {
   PrecisionPipeline,
   rerank,
   checkThreshold,
+  checkFallback,
+  checkAmbiguous,
+  coarseOutcome,
   DEFAULT_THRESHOLD,
   DEFAULT_TOP_K,
+  DEFAULT_FALLBACK,
+  FALLBACK_MODES,
+  GATE_OUTCOMES,
+  type AmbiguousBand,
+  type AugmentReason,
+  type CandidateBatchInfo,
+  type DecisionRecorder,
+  type FallbackMode,
   type GateCandidate,
   type GateDecision,
   type GateOptions,
   type GateOutcome,
+  type PathStep,
+  type PipelineOptions,
   type SearchOptions,
 } from './pipeline/precision.js';
+export {
+  GapLog,
+  GapLogError,
+  readGapLog,
+  defaultGapLogPath,
+  type GapEntry,
+  type GapLogContents,
+  type GapLogOptions,
+  type GapRecordStatus,
+} from './pipeline/gaps.js';
+export { buildGapReport, formatGapReport, parseDuration, type GapGroup, type GapReport } from './pipeline/gaps-report.js';
+export * from './llm/index.js';
 export type { ListRank, RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './pipeline/ports.js';
-export { buildPrompt, NO_RELEVANT_MESSAGE, type PromptPassage } from './pipeline/prompt.js';
+export { AMBIGUOUS_MESSAGE, buildPrompt, NO_RELEVANT_MESSAGE, SYSTEM_MESSAGE, type PromptOptions, type PromptPassage } from './pipeline/prompt.js';
 
 // The WebSocket wire codec, so a JS client can speak both encodings of /ws: `encodeFrame(msg, 'binary')`
 // for a flatbuffers frame (send it as binary), `decodeServerFrame(data, true)` for a binary reply.

@@ -21,10 +21,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   models: ['native.ts', 'version.ts', 'platform.ts'],
   infer: ['models', 'tokenize', 'native.ts'],
   pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts', 'platform.ts'],
+  llm: ['pipeline'],
   retrievers: ['pipeline', 'infer', 'index'],
-  server: ['retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
-  cli: ['server', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
-  'crossgate.ts': ['server', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  server: ['llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
+  cli: ['server', 'llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  'crossgate.ts': ['server', 'llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
 };
 
 /** infer's modules the server may use: the encoders, their options, their errors and their timing types. */

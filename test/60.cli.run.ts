@@ -13,6 +13,20 @@ export function crossgate(args: string[], input = '', env: NodeJS.ProcessEnv = {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** crossgate() without blocking this process's event loop: for tests that serve something (an LLM stand-in) to the child. */
+export function crossgateAsync(args: string[], env: NodeJS.ProcessEnv = { ...process.env, CROSSGATE_DEBUG: '' }, input = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
 export function ok(r: Run): Run {
   assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
   return r;

@@ -28,7 +28,9 @@ const SAMPLES: Record<string, unknown[]> = {
   embed: [{ inputs: DOCS }, { inputs: 'one text', normalize: false, truncate: true }],
   embeddingsOpenAI: [{ input: DOCS, model: 'bi' }, { input: 'one', encoding_format: 'base64' }],
   tokenize: [{ inputs: DOCS }, { inputs: 'one text', add_special_tokens: false }],
-  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false }],
+  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false, fallback: 'off' }],
+  ask: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 1, fallback: 'keyword' }],
+  gaps: [undefined],
   health: [undefined], ready: [undefined], info: [undefined], metrics: [undefined], openapi: [undefined],
 };
 
@@ -41,6 +43,7 @@ const INVALID: Record<string, unknown> = {
   embeddingsOpenAI: { input: DOCS, encoding_format: 'hex' },
   tokenize: { inputs: [[]] },
   search: { query: QUERY, top_k: 0 },
+  ask: { query: QUERY, fallback: 'bm25' },
 };
 
 describe('OpenAPI document vs the running server', () => {

@@ -1,13 +1,19 @@
 // `crossgate demo`: replays the original Python example end to end: the basic two-passage comparison,
-// then retrieve -> rerank -> gate over a small corpus with queries that should and should not match.
+// then the decision flow (retrieve -> rerank -> gate -> keyword fallback -> no answer + gap) over a small
+// corpus with queries that should match, should not, and one only keyword search can find; then the gap report.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { cosine } from '../index/vector-math.js';
 import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import { Collection } from '../pipeline/collection.js';
-import { BASIC_EXAMPLE, DEMO_CORPUS, DEMO_QUERIES } from '../pipeline/demo-corpus.js';
-import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline, rerank } from '../pipeline/precision.js';
+import { BASIC_EXAMPLE, DEMO_CORPUS, DEMO_ERROR_CODE, DEMO_QUERIES } from '../pipeline/demo-corpus.js';
+import { GapLog, readGapLog } from '../pipeline/gaps.js';
+import { buildGapReport, formatGapReport } from '../pipeline/gaps-report.js';
+import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline, rerank, type GateDecision } from '../pipeline/precision.js';
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalProbability, optionalString, type CommandSpec } from './args.js';
-import { f4, formatDecision } from './format.js';
+import { f4, formatDecision, formatPath } from './format.js';
 import { Output } from './io.js';
 import { HUB_REPOS, resolveDemoModel, type ResolvedModel } from './model-paths.js';
 
@@ -35,6 +41,46 @@ function ratioText(hi: number, lo: number): string {
   return `${r >= 100 ? r.toFixed(0) : r >= 10 ? r.toFixed(1) : r.toFixed(2)}x`;
 }
 
+/**
+ * Part 3: one query through each way of the flow. The thresholds are chosen from that query's own
+ * probabilities to force each outcome, so the mechanics show even with random-weight models.
+ */
+async function walkThreeWays(out: Output, pipeline: PrecisionPipeline, query: string): Promise<void> {
+  await out.line();
+  await out.line(`== Part 3: the three ways, on "${query}" (thresholds picked from its probabilities to force each way) ==`);
+  const probe = await pipeline.search(query, { threshold: 1, fallback: 'keyword' });
+  const show = async (label: string, d: GateDecision): Promise<void> => {
+    await out.line(`${label}: threshold ${f4(d.threshold)} -> ${d.outcome}${d.augment ? ' [augment]' : ''}, kept ${d.kept.map((c) => `${c.id} via ${c.mode}`).join(', ') || 'nothing'}`);
+    await out.line(`    path: ${formatPath(d)}`);
+  };
+  const dense = probe.candidates.filter((c) => c.mode === pipeline.mode).map((c) => c.probability);
+  const denseBest = dense.length > 0 ? Math.max(...dense) : 0;
+  await show('1. answer', await pipeline.search(query, { threshold: Math.max(0, denseBest - 1e-4) }));
+  if (!pipeline.retriever.modes.includes('keyword')) {
+    await out.line('2. answer_from_fallback: unavailable here: the collection has no keyword index, so the fallback cannot run');
+  } else {
+    // The fallback answers only when a passage it alone found outscores every passage of the first retrieval.
+    // Random weights decide that per phrasing and k, so try a few wordings of the same question.
+    let shown = false;
+    for (const q of [query, `error ${DEMO_ERROR_CODE}`, DEMO_ERROR_CODE, `${DEMO_ERROR_CODE} upgrade`]) {
+      for (const topK of [...new Set([pipeline.topK, 3, 1])]) {
+        const p = await pipeline.search(q, { threshold: 1, fallback: 'keyword', topK });
+        const first = p.candidates.filter((c) => c.mode === pipeline.mode).map((c) => c.probability);
+        const kw = p.candidates.filter((c) => c.mode === 'keyword').map((c) => c.probability);
+        if (first.length === 0 || kw.length === 0 || Math.max(...kw) <= Math.max(...first)) continue;
+        const d = await pipeline.search(q, { threshold: (Math.max(...first) + Math.max(...kw)) / 2, topK });
+        await show(`2. answer_from_fallback ("${q}", top-${topK})`, d);
+        shown = true;
+        break;
+      }
+      if (shown) break;
+    }
+    if (!shown) await out.line('2. answer_from_fallback: for every wording tried, a passage of the first retrieval outscored what only the keyword fallback found, so no threshold forces this way');
+  }
+  await show('3. no_relevant', probe);
+  if (probe.reason) await out.line(`    augment: ${probe.reason.summary}`);
+}
+
 export const demoCommand: CommandSpec = {
   name: 'demo',
   summary: "replay the original cross-encoding example (basic comparison + retrieve/rerank/gate)",
@@ -50,7 +96,8 @@ export const demoCommand: CommandSpec = {
   details: [
     'Part 1 scores "How to reset password" against two passages with both models (cosine, logit, expit probability).',
     `Part 2 indexes ${DEMO_CORPUS.length} short documents and runs ${DEMO_QUERIES.length} queries through retrieve -> rerank -> gate, printing`,
-    'what was retrieved, the reranked probabilities, what the threshold dropped, the outcome and the LLM prompt (none is generated).',
+    'what was retrieved, the reranked probabilities, what the threshold dropped, the path taken (first retrieval, keyword',
+    'fallback), the outcome and the LLM prompt (none is generated), then the gap report of a temporary gap log.',
     'Without real models in the HF cache it generates full-size random-weight clones once (under models/.generated',
     'or $CROSSGATE_MODELS_DIR) and says so: their scores are meaningless. For real scores, first run',
     `  crossgate models pull ${HUB_REPOS.cross}`,
@@ -109,19 +156,34 @@ export const demoCommand: CommandSpec = {
       const ti = performance.now();
       await collection.add(DEMO_CORPUS);
       await out.line(`indexed ${collection.size} documents in ${(performance.now() - ti).toFixed(0)} ms (dim ${collection.dim})`);
-      const pipeline = new PrecisionPipeline({ collection, crossEncoder: cross, topK, threshold });
-      const summary: string[] = [];
-      for (const [qi, query] of DEMO_QUERIES.entries()) {
-        const d = await pipeline.search(query);
+      // A temporary gap log, so the demo can end with the report `crossgate gaps` prints for a real collection.
+      const gapDir = await mkdtemp(join(tmpdir(), 'crossgate-demo-gaps-'));
+      try {
+        const gapLog = new GapLog(join(gapDir, 'gaps.jsonl'));
+        const pipeline = new PrecisionPipeline({ collection, crossEncoder: cross, topK, threshold, gapLog, collectionLabel: 'demo' });
+        const summary: string[] = [];
+        for (const [qi, query] of DEMO_QUERIES.entries()) {
+          const d = await pipeline.search(query);
+          await out.line();
+          await out.line(`--- Query ${qi + 1}/${DEMO_QUERIES.length}: ${query}`);
+          for (const l of formatDecision(d)) await out.line(l);
+          summary.push(`  ${d.outcome.padEnd(20)} kept ${d.kept.length}/${d.candidates.length}  ${query}\n      path: ${formatPath(d)}`);
+        }
         await out.line();
-        await out.line(`--- Query ${qi + 1}/${DEMO_QUERIES.length}: ${query}`);
-        for (const l of formatDecision(d)) await out.line(l);
-        summary.push(`  ${d.outcome.padEnd(11)} kept ${d.kept.length}/${d.candidates.length}  ${query}`);
+        await out.line('== Summary ==');
+        await out.line('(the way each query took: outcome, passages kept of those reranked, the path)');
+        for (const l of summary) await out.line(l);
+        if (!collection.modes.includes('keyword')) await out.line('(this collection has no keyword index, so the keyword fallback was unavailable and is marked so in each path)');
+        if (random) await out.line('(random-weight models: outcomes above show the mechanics only, not relevance)');
+        await walkThreeWays(out, pipeline, DEMO_QUERIES[DEMO_QUERIES.length - 1]);
+        await out.line();
+        await out.line('== Gap report (what `crossgate gaps` shows the collection\'s owners) ==');
+        await gapLog.close();
+        for (const l of formatGapReport(buildGapReport(await readGapLog(gapLog.path)))) await out.line(l);
+        await out.line('(the demo used a temporary gap log; a collection\'s own is <index>.gaps.jsonl)');
+      } finally {
+        await rm(gapDir, { recursive: true, force: true });
       }
-      await out.line();
-      await out.line('== Summary ==');
-      for (const l of summary) await out.line(l);
-      if (random) await out.line('(random-weight models: outcomes above show the mechanics only, not relevance)');
     } finally {
       await bi?.close();
       await cross.close();

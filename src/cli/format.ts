@@ -5,8 +5,21 @@ import { preview } from './io.js';
 
 export const f4 = (x: number): string => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
+const SCORE_NAME = { dense: 'cosine', keyword: 'bm25  ', hybrid: 'rrf   ' } as const;
+
 function label(c: GateCandidate): string {
   return c.id !== undefined ? c.id : `#${c.index}`;
+}
+
+/** "collection:dense (0/5 kept, best 0.1234) -> collection:keyword unavailable (...)". */
+export function formatPath(d: GateDecision): string {
+  return d.path
+    .map((s) => {
+      const name = `${s.retriever}:${s.mode}`;
+      if (s.status !== 'ran') return `${name} ${s.status} (${s.note ?? ''})`;
+      return `${name} (${s.kept}/${s.scored} kept, best ${s.bestProbability === null ? 'none' : f4(s.bestProbability)})`;
+    })
+    .join(' -> ');
 }
 
 export function formatHits(hits: readonly RetrievedDocument[]): string[] {
@@ -17,29 +30,34 @@ export function formatHits(hits: readonly RetrievedDocument[]): string[] {
 export function formatDecision(d: GateDecision, opts: { showRetrieval?: boolean } = {}): string[] {
   const lines: string[] = [];
   if (opts.showRetrieval !== false && d.candidates.some((c) => c.retrievalScore !== null)) {
-    lines.push(`Retrieved top-${d.candidates.length} (bi-encoder cosine):`);
+    lines.push(`Retrieved ${d.candidates.length} candidate${d.candidates.length === 1 ? '' : 's'}:`);
     for (const c of d.candidates) {
-      lines.push(`  ${String(c.index + 1).padStart(2)}. cosine ${f4(c.retrievalScore ?? NaN)}  ${label(c).padEnd(10)} ${preview(c.text, 70)}`);
+      lines.push(`  ${String(c.index + 1).padStart(2)}. ${SCORE_NAME[c.mode ?? 'dense']} ${f4(c.retrievalScore ?? NaN)}  ${label(c).padEnd(10)} ${preview(c.text, 66)}`);
     }
   }
   lines.push(`Reranked (cross-encoder, threshold ${d.threshold}):`);
   const ranked = [...d.kept, ...d.dropped];
   ranked.forEach((c, i) => {
     const flags = [c.kept ? 'KEPT' : 'dropped', c.truncated ? 'truncated' : ''].filter(Boolean).join(', ');
-    lines.push(`  ${String(i + 1).padStart(2)}. prob ${f4(c.probability)}  logit ${f4(c.logit).padStart(8)}  ${label(c).padEnd(10)} [${flags}] ${preview(c.text, 60)}`);
+    const via = c.mode !== null ? ` via ${c.mode}` : '';
+    lines.push(`  ${String(i + 1).padStart(2)}. prob ${f4(c.probability)}  logit ${f4(c.logit).padStart(8)}  ${label(c).padEnd(10)} [${flags}${via}] ${preview(c.text, 56)}`);
   });
   if (d.dropped.length > 0) {
     lines.push(`Dropped below ${d.threshold}: ${d.dropped.map((c) => `${label(c)} (${f4(c.probability)})`).join(', ')}`);
   } else {
     lines.push(`Dropped below ${d.threshold}: none`);
   }
-  lines.push(`Outcome: ${d.outcome}${d.outcome === 'answer' ? ` (${d.kept.length} passage${d.kept.length === 1 ? '' : 's'} kept)` : ''}`);
+  if (d.path.length > 0) lines.push(`Path: ${formatPath(d)}`);
+  lines.push(`Outcome: ${d.outcome}${d.outcome !== 'no_relevant' ? ` (${d.kept.length} passage${d.kept.length === 1 ? '' : 's'} kept)` : ''}${d.augment ? ' [augment the collection]' : ''}`);
+  if (d.reason) lines.push(`Augment: ${d.reason.summary}`);
+  if (d.outcome === 'ambiguous' && d.message) lines.push(`Uncertain: ${d.message}`);
   if (d.prompt !== null) {
     lines.push('Prompt for the LLM:');
     for (const l of d.prompt.split('\n')) lines.push(`  | ${l}`);
   } else {
     lines.push(`No relevant passage: ${d.message ?? ''}`);
   }
-  lines.push(`Timings: retrieve ${d.timings.retrieveMs.toFixed(1)} ms, rerank ${d.timings.rerankMs.toFixed(1)} ms`);
+  lines.push(`Timings: retrieve ${d.timings.retrieveMs.toFixed(1)} ms, rerank ${d.timings.rerankMs.toFixed(1)} ms, total ${d.timings.totalMs.toFixed(1)} ms`);
+  if (d.gap) lines.push(d.gap.recorded ? `Gap log: recorded (${d.gap.kind}) in ${d.gap.path}` : d.gap.error ? `Gap log: NOT recorded: ${d.gap.error}` : 'Gap log: answers not tallied');
   return lines;
 }

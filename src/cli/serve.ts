@@ -8,6 +8,8 @@ import { Collection } from '../pipeline/collection.js';
 import { engineOf } from '../retrievers/index.js';
 import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ConfigSources, type ServerConfig } from '../server/limits.js';
 import { startServer, type ModelRef, type RunningServer, type ServedModels } from '../server/server.js';
+import { apiKeyFromEnv, OpenAiCompatibleLlm, type LlmConfig } from '../llm/client.js';
+import { DEFAULT_FALLBACK, FALLBACK_MODES, type FallbackMode } from '../pipeline/precision.js';
 import { formatHelp, UsageError, type CommandSpec, type OptionSpec } from './args.js';
 import { resolveModelArg } from './model-paths.js';
 
@@ -19,6 +21,11 @@ const MODEL_OPTIONS: Record<string, OptionSpec> = {
   collection: { type: 'string', value: 'PATH', description: 'A collection built by `crossgate index build`, searched by /search and WS search. Without --embedder, the one it was built with is loaded. Env: CROSSGATE_COLLECTION.' },
   retriever: { type: 'string', value: 'URL', description: 'Retrieve for /search from an outside engine instead of --collection: chroma://host:port/collection (embedded with the first --embedder) or postgres://user@host:port/db[?table=name]. The server starts and stays up while the engine is down; /ready and /metrics report its health. Env: CROSSGATE_RETRIEVER.' },
   quantized: { type: 'boolean', description: "Run each model's quantized ONNX file. Env: CROSSGATE_QUANTIZED=true." },
+  fallback: { type: 'string', value: 'MODE', description: `Second retrieval of /search and /ask when nothing passes: ${FALLBACK_MODES.join(', ')} (default ${DEFAULT_FALLBACK}; runs only if the collection has that mode). Env: CROSSGATE_FALLBACK.` },
+  'gap-log': { type: 'string', value: 'PATH', description: 'Where unanswered decisions are recorded (default <collection>.gaps.jsonl; GET /gaps reads it). Env: CROSSGATE_GAP_LOG (off turns it off).' },
+  'no-gap-log': { type: 'boolean', description: 'Record nothing (queries can hold personal data).' },
+  'llm-base-url': { type: 'string', value: 'URL', description: 'OpenAI-compatible endpoint for POST /ask, e.g. http://127.0.0.1:8080/v1. Env: CROSSGATE_LLM_BASE_URL. Key: $CROSSGATE_LLM_API_KEY or $OPENAI_API_KEY.' },
+  'llm-model': { type: 'string', value: 'NAME', description: 'Model name the endpoint serves. Env: CROSSGATE_LLM_MODEL.' },
 };
 
 function configOptions(): Record<string, OptionSpec> {
@@ -44,7 +51,7 @@ export const serveCommand: CommandSpec & { runArgv(argv: string[]): Promise<void
   details: [
     'Every limit flag has a CROSSGATE_<NAME> variable (e.g. CROSSGATE_MAX_DOCUMENTS_PER_REQUEST); a flag beats the variable.',
     'Boolean flags take --flag, --no-flag or --flag false. Sizes take 8MiB / 500KB / 1024; durations take 30s / 500ms / 1500.',
-    'Routes: POST /rerank /v2/rerank /v1/rerank /embed /v1/embeddings /tokenize /search; GET /health /ready /info /metrics /openapi.json; WS /ws.',
+    'Routes: POST /rerank /v2/rerank /v1/rerank /embed /v1/embeddings /tokenize /search /ask; GET /health /ready /info /metrics /gaps /openapi.json; WS /ws.',
     'SIGTERM/SIGINT: stop accepting, /ready 503, in-flight requests get shutdown_grace_ms, WebSockets close 1001, exit 0. During start-up: stop after the model being loaded, exit 0.',
     'As a service, run `node_modules/.bin/crossgate serve` (or `exec node dist/src/cli/main.js serve`) so signals reach the server; under a wrapper that does not forward them (npx) the server stops on its own when the wrapper exits.',
   ],
@@ -105,6 +112,10 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
   let collection: string | undefined;
   let retriever: string | undefined;
   let quantized: boolean | undefined;
+  let fallback: string | undefined;
+  let gapLog: string | null | undefined;
+  let llmBaseUrl: string | undefined;
+  let llmModel: string | undefined;
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -121,6 +132,11 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
     else if (name === '--collection') collection = value();
     else if (name === '--retriever') retriever = value();
     else if (name === '--quantized' && eq < 0) quantized = true;
+    else if (name === '--fallback') fallback = value();
+    else if (name === '--gap-log') gapLog = value();
+    else if (name === '--no-gap-log' && eq < 0) gapLog = null;
+    else if (name === '--llm-base-url') llmBaseUrl = value();
+    else if (name === '--llm-model') llmModel = value();
     else if (name.startsWith('--')) throw new UsageError(`unknown option '${name}'`, serveCommand);
     else throw new UsageError(`unexpected argument '${arg}'; serve takes only flags`, serveCommand);
   }
@@ -153,7 +169,31 @@ async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<Serve
       ee.push({ name: manifest.biEncoder.name, dir: manifest.biEncoder.dir });
     }
   }
-  return { rerankers: rr, embedders: ee, collection: collection ?? null, retriever: retriever ?? null, quantized };
+  fallback ??= env.CROSSGATE_FALLBACK || undefined;
+  if (fallback !== undefined && !(FALLBACK_MODES as readonly string[]).includes(fallback)) {
+    throw new UsageError(`--fallback is "${fallback}"; expected one of ${FALLBACK_MODES.join(', ')}`, serveCommand);
+  }
+  if (gapLog === undefined && env.CROSSGATE_GAP_LOG) gapLog = ['off', 'false', '0', 'none'].includes(env.CROSSGATE_GAP_LOG.trim().toLowerCase()) ? null : env.CROSSGATE_GAP_LOG;
+  llmBaseUrl ??= env.CROSSGATE_LLM_BASE_URL || undefined;
+  llmModel ??= env.CROSSGATE_LLM_MODEL || undefined;
+  if ((llmBaseUrl === undefined) !== (llmModel === undefined)) {
+    throw new UsageError(llmBaseUrl ? '--llm-base-url was given without --llm-model; pass the model name the endpoint serves' : '--llm-model was given without --llm-base-url; pass the endpoint, e.g. --llm-base-url http://127.0.0.1:8080/v1', serveCommand);
+  }
+  let llm: LlmConfig | null = null;
+  if (llmBaseUrl && llmModel) {
+    llm = { baseURL: llmBaseUrl, model: llmModel };
+    const key = apiKeyFromEnv(env);
+    if (key) llm.apiKey = key;
+    try {
+      new OpenAiCompatibleLlm(llm); // checks the URL and the model name now, not at the first /ask
+    } catch (e) {
+      throw new UsageError((e as Error).message, serveCommand);
+    }
+  }
+  return {
+    rerankers: rr, embedders: ee, collection: collection ?? null, retriever: retriever ?? null, quantized, llm,
+    ...(fallback !== undefined ? { fallback: fallback as FallbackMode } : {}), ...(gapLog !== undefined ? { gapLog } : {}),
+  };
 }
 
 /**

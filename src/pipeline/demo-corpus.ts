@@ -1,5 +1,5 @@
-// The small corpus that `crossgate demo` indexes: five topics plus a few off-topic documents, so some
-// queries have clear matches and others (astrophysics, special characters) have none.
+// The small corpus that `crossgate demo` indexes: five topics, a few off-topic documents, and one error-code
+// document that embeddings rarely find but keyword search does, so the demo can walk all three ways.
 import type { CollectionDocument } from './collection.js';
 
 export const DEMO_CORPUS: readonly CollectionDocument[] = [
@@ -30,9 +30,17 @@ export const DEMO_CORPUS: readonly CollectionDocument[] = [
   { id: 'misc-1', text: 'The Eiffel Tower was completed in 1889 for the World Fair in Paris.', metadata: { topic: 'misc' } },
   { id: 'misc-2', text: 'Regular stretching before exercise can improve flexibility and reduce the chance of injury.', metadata: { topic: 'misc' } },
   { id: 'misc-3', text: 'The museum opens at nine on weekdays and at ten on weekends and public holidays.', metadata: { topic: 'misc' } },
+  // an error code: an exact token that keyword search matches and embeddings blur
+  { id: 'err-1', text: 'Error CG-4711 means the index file was written by a newer crossgate; upgrade crossgate before loading it.', metadata: { topic: 'errors' } },
 ];
 
-/** The demo's queries: three with clear matches in the corpus, two without, one stress test for Unicode. */
+/** The error code only the keyword fallback can be counted on to find (it is in err-1 alone). */
+export const DEMO_ERROR_CODE = 'CG-4711';
+
+/**
+ * The demo's queries: clear matches in the corpus, two without, one stress test for Unicode, and the error
+ * code, whose only match is a keyword match.
+ */
 export const DEMO_QUERIES: readonly string[] = [
   'tell me about canines',
   'AI and language processing',
@@ -40,6 +48,7 @@ export const DEMO_QUERIES: readonly string[] = [
   'how do I save money for emergencies',
   'unrelated query about astrophysics',
   'how do you handle special characters like ü, ß and 漢字?',
+  `what does error ${'CG-4711'} mean`,
 ];
 
 /** The original example's basic comparison: one query, one helpful passage, one merely similar one. */

@@ -4,6 +4,8 @@ import type { Embedder, Reranker } from '../pipeline/ports.js';
 import type { Collection } from '../pipeline/collection.js';
 import type { PrecisionPipeline } from '../pipeline/precision.js';
 import type { RetrieverLink } from '../retrievers/link.js';
+import type { GapLog } from '../pipeline/gaps.js';
+import type { LlmClient } from '../llm/client.js';
 import type { ServerConfig } from './limits.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -41,6 +43,10 @@ export interface ServerContext {
   /** The outside engine `/search` retrieves from instead of a collection (serve --retriever); null when none. */
   readonly retriever: RetrieverLink | null;
   readonly pipeline: PrecisionPipeline | null;
+  /** Where the pipeline records unanswered decisions (GET /gaps reads it); null when off or no collection is served. */
+  readonly gapLog: GapLog | null;
+  /** The LLM POST /ask and WS ask generate with; null: ask returns the decision and the prompt. */
+  readonly llm: LlmClient | null;
   readonly phase: ServerPhase;
 
   /** The named reranker, or the default; throws ApiError('validation') listing the served names. */

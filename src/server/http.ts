@@ -58,10 +58,21 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
       const headers = { ...timingHeaders(performance.now() - t0, out), ...out.headers };
       // While draining, every answer also closes its connection, so keep-alive clients stop reusing it.
       const closeAfter = ctx.phase === 'draining' || ctx.phase === 'closed';
-      if (out.text !== undefined) reply.send(status, { 'content-type': out.contentType ?? 'text/plain; charset=utf-8', ...headers }, out.text, closeAfter);
+      if (out.stream) {
+        reply.startStream(status, { ...out.stream.headers, ...headers });
+        await out.stream.run((chunk) => reply.write(chunk));
+        if (!reply.open) status = STATUS_CLIENT_GONE;
+        reply.end(closeAfter);
+      } else if (out.text !== undefined) reply.send(status, { 'content-type': out.contentType ?? 'text/plain; charset=utf-8', ...headers }, out.text, closeAfter);
       else reply.send(status, { 'content-type': 'application/json', ...headers }, JSON.stringify(out.json), closeAfter);
     } catch (e) {
       if (!reply.open || e instanceof CallCancelledError) { status = STATUS_CLIENT_GONE; return; }
+      if (reply.streaming) {
+        // The status line is out: a failure mid-stream can only end the stream (the route writes its own error event first).
+        deps.log(`crossgate: ${route.doc.method.toUpperCase()} ${path} failed mid-stream: ${(e as Error).message}`);
+        reply.end(true);
+        return;
+      }
       const err = toApiError(e, 'backend');
       status = err.status;
       if (status >= 500 && status !== 503 && status !== 504) deps.log(`crossgate: ${route.doc.method.toUpperCase()} ${path} -> ${status} ${err.type}: ${err.message}`);

@@ -265,9 +265,14 @@ export interface ServerMetrics {
   stageSeconds: Histogram<'model' | 'stage'>;
   requestSeconds: Histogram<'route'>;
   gateOutcomes: Counter<'outcome'>;
+  /** Decisions of the flow (/search, /ask, WS search): answer, answer_from_fallback, ambiguous, no_relevant. */
+  decisions: Counter<'outcome'>;
+  /** (no_relevant + ambiguous) / decisions since start: how often the collection had no confident answer. */
+  noAnswerRate: Gauge;
 }
 
 export function createServerMetrics(registry = new Registry()): ServerMetrics {
+  const decisions = registry.counter<'outcome'>('crossgate_decisions_total', 'Decisions of the flow by outcome: answer, answer_from_fallback, ambiguous, no_relevant.', ['outcome']);
   return {
     registry,
     requests: registry.counter('crossgate_requests_total', 'Requests by route and HTTP status (WS requests use the status their outcome maps to).', ['route', 'status']),
@@ -284,5 +289,11 @@ export function createServerMetrics(registry = new Registry()): ServerMetrics {
     stageSeconds: registry.histogram('crossgate_stage_duration_seconds', 'Time per stage: tokenization, queue wait, inference.', ['model', 'stage'], DURATION_BUCKETS),
     requestSeconds: registry.histogram('crossgate_request_duration_seconds', 'Time from request received to last byte queued for sending.', ['route'], DURATION_BUCKETS),
     gateOutcomes: registry.counter('crossgate_gate_outcomes_total', 'Threshold gate decisions: answer or no_relevant.', ['outcome']),
+    decisions,
+    noAnswerRate: registry.gauge('crossgate_no_answer_rate', 'Share of decisions since start with no confident answer (no_relevant + ambiguous); 0 before the first.').collect((g) => {
+      const n = (o: string): number => decisions.get({ outcome: o } as never);
+      const total = n('answer') + n('answer_from_fallback') + n('ambiguous') + n('no_relevant');
+      g.set(undefined, total > 0 ? (n('no_relevant') + n('ambiguous')) / total : 0);
+    }),
   };
 }

@@ -76,7 +76,17 @@ export const SearchRequest = Type.Object({
   top_k: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_TOP_K, description: 'Candidates to retrieve and rerank; at most max_documents_per_request.' })),
   threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_THRESHOLD, description: 'Minimum probability for a passage to be kept.' })),
   truncate: Truncate,
+  fallback: Type.Optional(Type.Union([Type.Literal('keyword'), Type.Literal('hybrid'), Type.Literal('off')], { description: 'Second retrieval when nothing passes (default: the server\'s --fallback, keyword).' })),
 }, { $id: 'SearchRequest' });
+
+export const AskRequest = Type.Object({
+  query: Type.String({ minLength: 1 }),
+  top_k: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_TOP_K, description: 'Candidates to retrieve and rerank; at most max_documents_per_request.' })),
+  threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_THRESHOLD, description: 'Minimum probability for a passage to be kept.' })),
+  fallback: Type.Optional(Type.Union([Type.Literal('keyword'), Type.Literal('hybrid'), Type.Literal('off')], { description: 'Second retrieval when nothing passes (default: the server\'s --fallback, keyword).' })),
+  truncate: Truncate,
+}, { $id: 'AskRequest' });
+export type AskBody = Static<typeof AskRequest>;
 
 export type TeiRerankBody = Static<typeof TeiRerankRequest>;
 export type CohereRerankBody = Static<typeof CohereRerankRequest>;
@@ -105,6 +115,18 @@ const Candidate = Type.Object({
   probability: Num,
   truncated: Bool,
   kept: Bool,
+  retriever: Type.Union([Type.String(), Type.Null()], { description: 'The retriever that found it; null for caller passages.' }),
+  mode: Type.Union([Type.Literal('dense'), Type.Literal('keyword'), Type.Literal('hybrid'), Type.Null()], { description: 'How it was found; null for caller passages.' }),
+  sources: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Its rank in each list (hybrid).' })),
+}, strict);
+
+const NullOr = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const PathStep = Type.Object({
+  retriever: Str,
+  mode: Type.Union([Type.Literal('dense'), Type.Literal('keyword'), Type.Literal('hybrid')]),
+  role: Type.Union([Type.Literal('primary'), Type.Literal('fallback')]),
+  status: Type.Union([Type.Literal('ran'), Type.Literal('unavailable'), Type.Literal('skipped')]),
+  note: NullOr(Str), retrieved: Int, scored: Int, kept: Int, bestProbability: NullOr(Num), retrieveMs: Num, rerankMs: Num,
 }, strict);
 
 const LimitView = Type.Object({
@@ -164,13 +186,52 @@ export type TokenizeReply = Static<typeof TokenizeResponse>;
 export const SearchResponse = Type.Object({
   query: Str,
   threshold: Num,
-  outcome: Type.Union([Type.Literal('answer'), Type.Literal('no_relevant')]),
+  outcome: Type.Union([Type.Literal('answer'), Type.Literal('answer_from_fallback'), Type.Literal('ambiguous'), Type.Literal('no_relevant')]),
+  augment: Type.Boolean({ description: 'The collection lacks a confident answer (no_relevant, ambiguous).' }),
+  reason: NullOr(Type.Object({ bestProbability: NullOr(Num), candidates: Int, retrievers: Type.Array(Str), summary: Str }, strict)),
+  path: Type.Array(PathStep, { description: 'The retrievals, in order.' }),
+  bestProbability: NullOr(Num),
+  fallback: Type.Union([Type.Literal('keyword'), Type.Literal('hybrid'), Type.Literal('off')]),
+  ambiguous: NullOr(Type.Object({ lower: Num, upper: Num }, strict)),
+  gap: NullOr(Type.Object({ path: Str, kind: Type.Union([Type.Literal('gap'), Type.Literal('tally')]), recorded: Bool, error: NullOr(Str) }, strict)),
   kept: Type.Array(Candidate, { description: 'Passed the threshold, by probability.' }),
   dropped: Type.Array(Candidate, { description: 'Below the threshold, by probability.' }),
   candidates: Type.Array(Candidate, { description: 'Every candidate in retrieval order.' }),
   prompt: Type.Union([Type.String(), Type.Null()], { description: 'Grounded prompt from the kept passages; null when nothing passed.' }),
   message: Type.Union([Type.String(), Type.Null()]),
-  timings: Type.Object({ retrieveMs: Num, rerankMs: Num }, strict),
+  timings: Type.Object({ retrieveMs: Num, rerankMs: Num, totalMs: Num }, strict),
+}, strict);
+
+const AskFinal = Type.Object({
+  type: Type.Literal('final'),
+  outcome: Type.Union([Type.Literal('answer'), Type.Literal('answer_from_fallback'), Type.Literal('ambiguous'), Type.Literal('no_relevant')]),
+  generated: Type.Boolean({ description: 'True when the LLM wrote `text`; false for no_relevant and without an LLM.' }),
+  text: Str,
+  citations: Type.Array(Type.Object({ n: Int, id: NullOr(Str), index: Int, probability: Num, retriever: NullOr(Str) }, strict), { description: 'Each [n] the answer cites, mapped to kept[n-1].' }),
+  unknownCitations: Type.Array(Int),
+  prompt: NullOr(Str),
+  model: NullOr(Str),
+  finishReason: NullOr(Str),
+  reason: NullOr(Str),
+  timings: Type.Object({ firstTokenMs: NullOr(Num), generateMs: Num }, strict),
+}, strict);
+
+/** POST /ask without Accept: text/event-stream: the whole exchange in one object. */
+export const AskResponse = Type.Object({
+  decision: SearchResponse,
+  final: NullOr(AskFinal),
+  error: NullOr(Type.Object({ error: Str, error_type: Str, status: NullOr(Int), partialText: Str }, strict)),
+}, strict);
+
+export const GapsResponse = Type.Object({
+  log: Str, exists: Bool, since: NullOr(Str),
+  decisions: Type.Object({ total: Int, answer: Int, answer_from_fallback: Int, ambiguous: Int, no_relevant: Int }, strict),
+  noResultRate: NullOr(Num), noAnswerRate: NullOr(Num), fallbackRate: NullOr(Num),
+  groups: Type.Array(Type.Object({
+    query: Str, variants: Type.Array(Str), count: Int, outcomes: Type.Object({}, { additionalProperties: Int }),
+    bestProbability: NullOr(Num), topCandidates: Type.Array(Str), collections: Type.Array(Str), firstSeen: Str, lastSeen: Str,
+  }, strict)),
+  skippedLines: Int, firstSkippedLine: NullOr(Int), fuzzyGrouping: Bool,
 }, strict);
 
 export const HealthResponse = Type.Object({
@@ -215,6 +276,6 @@ export function errorSchema(types: readonly string[]): TSchema {
 /** Response components by the name the OpenAPI document gives them (#/components/schemas/<name>). */
 export const RESPONSES = {
   TeiRerankResponse, CohereRerankResponse, TeiEmbedResponse, OpenAiEmbeddingsResponse, TokenizeResponse,
-  SearchResponse, HealthResponse, ReadyResponse, InfoResponse, MetricsResponse, OpenApiResponse,
+  SearchResponse, AskResponse, GapsResponse, HealthResponse, ReadyResponse, InfoResponse, MetricsResponse, OpenApiResponse,
 } as const;
 export type ResponseName = keyof typeof RESPONSES;

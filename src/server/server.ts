@@ -10,7 +10,10 @@ import type { BatchEvent } from '../infer/scheduler.js';
 import { Collection } from '../pipeline/collection.js';
 import { asPipelineSource } from '../retrievers/index.js';
 import { RetrieverLink } from '../retrievers/link.js';
-import { PrecisionPipeline } from '../pipeline/precision.js';
+import { resolve } from 'node:path';
+import { PrecisionPipeline, type FallbackMode } from '../pipeline/precision.js';
+import { defaultGapLogPath, GapLog } from '../pipeline/gaps.js';
+import { OpenAiCompatibleLlm, type LlmClient, type LlmConfig } from '../llm/client.js';
 import type { ServedEmbedder, ServedReranker, ServerContext, ServerPhase } from './context.js';
 import { ApiError, fmt } from './errors.js';
 import { registerHttp } from './http.js';
@@ -34,6 +37,12 @@ export interface ServedModels {
    * after a failure, so the server stays up while the engine is down; /ready and /metrics report its health.
    */
   retriever?: string | null;
+  /** The search's fallback retrieval (default keyword, run only when the collection has that mode). */
+  fallback?: FallbackMode;
+  /** The gap log: a path; null turns it off; undefined: <collection>.gaps.jsonl. */
+  gapLog?: string | null;
+  /** The LLM for /ask; null or absent: /ask returns the decision and the prompt. */
+  llm?: LlmConfig | null;
 }
 
 export interface StartOptions {
@@ -88,6 +97,8 @@ class ServerState implements ServerContext {
   collection: Collection | null = null;
   retriever: RetrieverLink | null = null;
   pipeline: PrecisionPipeline | null = null;
+  gapLog: GapLog | null = null;
+  llm: LlmClient | null = null;
   phase: ServerPhase = 'loading';
   readonly inflight = new Set<Promise<unknown>>();
   admitted = 0;
@@ -272,7 +283,11 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
     if (models.collection) {
       const embedder = [...state.embedders.values()][0];
       state.collection = await Collection.load(models.collection, embedder.encoder);
-      state.pipeline = new PrecisionPipeline({ collection: state.collection, crossEncoder: state.reranker(null).encoder });
+      state.gapLog = models.gapLog === null ? null : new GapLog(models.gapLog ?? defaultGapLogPath(models.collection));
+      state.pipeline = new PrecisionPipeline({
+        collection: state.collection, crossEncoder: state.reranker(null).encoder, gapLog: state.gapLog, collectionLabel: resolve(models.collection),
+        ...(models.fallback ? { fallback: models.fallback } : {}),
+      });
     }
     if (models.retriever) {
       const embedder = [...state.embedders.values()][0];
@@ -284,6 +299,7 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       const h = await link.check();
       log(h.ok ? `crossgate: retriever ${h.engine} ${h.url} answers` : `crossgate: retriever ${h.engine} ${h.url} is not usable yet (${h.error?.kind}): ${h.error?.message}`);
     }
+    if (models.llm) state.llm = new OpenAiCompatibleLlm(models.llm);
 
     checkAbort();
     // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
@@ -339,6 +355,8 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
       await Promise.race([Promise.allSettled([...state.inflight]), new Promise((r) => setTimeout(r, 1000).unref())]);
       closeAll(app);
       await Promise.allSettled([...state.encoders().map((enc) => enc.close()), state.retriever?.close()]);
+      // The buffered answer tallies go to the gap log before the process ends.
+      await state.gapLog?.close().catch((e: unknown) => log(`crossgate: gap log: ${(e as Error).message}`));
       state.phase = 'closed';
     })();
     return shutdownPromise;

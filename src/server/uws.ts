@@ -87,6 +87,8 @@ export class Reply {
   aborted = false;
   /** A response was written (or an attempt after abort was swallowed). */
   done = false;
+  /** startStream() ran: the status and headers are out, the body follows in write()s. */
+  streaming = false;
   private readonly abortListeners: (() => void)[] = [];
 
   constructor(readonly res: HttpResponse) {
@@ -113,7 +115,7 @@ export class Reply {
    * client is gone or a response was already sent.
    */
   send(status: number, headers: Record<string, string>, body: RecognizedString, closeConnection = false): boolean {
-    if (!this.open) return false;
+    if (!this.open || this.streaming) return false;
     this.done = true;
     this.abortListeners.length = 0;
     this.res.cork(() => {
@@ -122,6 +124,47 @@ export class Reply {
       this.res.end(body, closeConnection);
     });
     return true;
+  }
+
+  /**
+   * Starts a streamed response (Server-Sent Events): status and headers now, the body in write()s, then
+   * end(). Returns false when the client is gone or a response was already sent.
+   */
+  startStream(status: number, headers: Record<string, string>): boolean {
+    if (!this.open || this.streaming) return false;
+    this.streaming = true;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      for (const k in headers) this.res.writeHeader(k, headers[k]);
+    });
+    return true;
+  }
+
+  /** Writes one chunk of a started stream; waits for the socket to drain when uWS reports backpressure. False once the client is gone. */
+  async write(chunk: string): Promise<boolean> {
+    if (!this.streaming || !this.open) return false;
+    let flushed = true;
+    this.res.cork(() => {
+      flushed = this.res.write(chunk);
+    });
+    if (!flushed && this.open) {
+      await new Promise<void>((resolve) => {
+        this.res.onWritable(() => {
+          resolve();
+          return true;
+        });
+        this.onAbort(resolve);
+      });
+    }
+    return this.open;
+  }
+
+  /** Ends a started stream. */
+  end(closeConnection = false): void {
+    if (!this.streaming || !this.open) return;
+    this.done = true;
+    this.abortListeners.length = 0;
+    this.res.cork(() => this.res.end(undefined, closeConnection));
   }
 
   sendJson(status: number, value: unknown, headers: Record<string, string> = {}): boolean {

@@ -9,6 +9,7 @@
 // bounded by the hard limit, whatever the client does.
 
 import type { ServerContext } from './context.js';
+import { coarseOutcome } from '../pipeline/precision.js';
 import { runRerank, runSearch, type RerankResult } from './calls/rerank.js';
 import { ApiError, fmt, toApiError, WS_CLOSE, wsCloseCode, wsCloseReason, wsErrorMessage } from './errors.js';
 import { checkJsonDepth, publicError } from './guards.js';
@@ -376,7 +377,7 @@ export function finalMessage(id: string, result: RerankResult, topN: number | un
     id,
     results: ranked.map((c) => ({ index: c.index, logit: c.logit, probability: c.probability })),
     kept: ranked.filter((c) => c.kept).map((c) => c.index),
-    outcome: d.outcome,
+    outcome: coarseOutcome(d.outcome),
     threshold: d.threshold,
   };
 }

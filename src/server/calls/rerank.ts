@@ -2,7 +2,7 @@
 // truncate=false length check, the gate, and the metrics. Inputs arrive typed (validated at the edge);
 // only the checks that need the model or the config happen here.
 import { RetrieverError } from '../../retrievers/errors.js';
-import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, rerank, type GateDecision } from '../../pipeline/precision.js';
+import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, rerank, type FallbackMode, type GateDecision } from '../../pipeline/precision.js';
 import type { CrossEncoderScores } from '../../infer/cross-encoder.js';
 import { InputTooLongError } from '../../infer/errors.js';
 import type { EncodeOptions } from '../../tokenize/tokenizer.js';
@@ -145,6 +145,8 @@ export interface SearchCall {
   /** Indices are candidate indices. */
   onPartial?: (p: PartialResult) => void;
   requestId?: string;
+  /** Default: the served pipeline's (serve --fallback). */
+  fallback?: FallbackMode;
 }
 
 export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<RerankResult> {
@@ -173,25 +175,40 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
   try {
     const decision = await raceSignal(pipeline.search(query, {
       topK, threshold, encode: { maxLength: lim.max }, signal: d.signal, onPartial: call.onPartial,
-      onCandidates: (hits) => {
-        candidates = hits.length;
+      ...(call.fallback !== undefined ? { fallback: call.fallback } : {}),
+      // The fallback retrieval hands over its new candidates too, at `offset` in the decision's candidates.
+      onCandidates: (hits, { offset }) => {
+        candidates = offset + hits.length;
         if (!truncate && hits.length > 0) {
           // Retrieval hits are few (top_k); a synchronous length check keeps the error inside search().
           const lengths = model.countTokensSync(new Array<string>(hits.length).fill(query), hits.map((h) => h.text), { maxLength: Infinity });
           for (let i = 0; i < lengths.length; i++) {
             const n = lengths[i];
             if (n > lim.max) {
-              throw limitError('input_too_long', { subject: `candidates[${i}] (document "${hits[i].id}")`, actual: n, unit: 'tokens with the query', limit: lim.limit, max: lim.max, fix: lim.fix, requestId: rid });
+              throw limitError('input_too_long', { subject: `candidates[${offset + i}] (document "${hits[i].id}")`, actual: n, unit: 'tokens with the query', limit: lim.limit, max: lim.max, fix: lim.fix, requestId: rid });
             }
           }
         }
-        call.onCandidates?.(hits.map((h, index) => ({ index, id: h.id, text: h.text, score: h.score })));
+        call.onCandidates?.(hits.map((h, j) => ({ index: offset + j, id: h.id, text: h.text, score: h.score })));
       },
       onScores: (s) => {
         checkFiniteScores(s, 'candidates', served.name);
-        scores = s;
+        // Once per retrieval: the fallback's scoring adds to the first one's tokens and stage times.
+        const prev = scores as WithTimings<CrossEncoderScores> | null;
+        const next = s as WithTimings<CrossEncoderScores>;
+        if (prev === null) {
+          scores = next;
+        } else {
+          const t = (k: keyof RequestTimings): number => (prev.timings?.[k] ?? 0) + (next.timings?.[k] ?? 0);
+          scores = {
+            ...next,
+            stats: { batches: prev.stats.batches + next.stats.batches, realTokens: prev.stats.realTokens + next.stats.realTokens, paddedTokens: prev.stats.paddedTokens + next.stats.paddedTokens },
+            timings: { tokenizationMs: t('tokenizationMs'), queueMs: t('queueMs'), inferenceMs: t('inferenceMs') },
+          };
+        }
       },
     }), d.signal);
+    ctx.metrics.decisions.inc({ outcome: decision.outcome });
     return finish(ctx, served.name, decision, scores, performance.now() - t0 - decision.timings.retrieveMs);
   } catch (e) {
     // The engine's words say what is wrong and what to do; /ready and /metrics report the same.

@@ -61,6 +61,11 @@ export interface HandlerOutput {
   headers?: Record<string, string>;
   timings?: RequestTimings;
   tokens?: number;
+  /**
+   * A streamed body (Server-Sent Events): http.ts sends the status and these headers, then `run` writes
+   * the chunks (each write waits out backpressure and says false once the client is gone), then ends it.
+   */
+  stream?: { headers: Record<string, string>; run(write: (chunk: string) => Promise<boolean>): Promise<void> };
 }
 
 export interface Route {
