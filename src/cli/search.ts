@@ -24,7 +24,7 @@ export const searchCommand: CommandSpec = {
     'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory or cached hub repo id (org/name[@rev]); without it only the retrieval step runs.' },
     'bi-encoder': { type: 'string', value: 'DIR', description: 'Override the bi-encoder recorded in the collection: a directory or cached hub repo id (same dimension required).' },
     'top-k': { type: 'string', short: 'k', value: 'K', description: `Candidates to retrieve and rerank (default ${DEFAULT_TOP_K}).` },
-    threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default ${DEFAULT_THRESHOLD}).` },
+    threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default: the threshold in the cross-encoder's calibration.json, else ${DEFAULT_THRESHOLD}).` },
     json: { type: 'boolean', description: 'Print the decision (or the hits) as one JSON object.' },
     ...INFER_OPTIONS,
     ...HELP_OPTION,
@@ -42,7 +42,7 @@ export const searchCommand: CommandSpec = {
     const indexDir = resolve(requireString(values, 'index', spec));
     const query = requireString(values, 'query', spec);
     const topK = optionalInt(values, 'top-k', spec, 1) ?? DEFAULT_TOP_K;
-    const threshold = optionalProbability(values, 'threshold', spec) ?? DEFAULT_THRESHOLD;
+    const thresholdFlag = optionalProbability(values, 'threshold', spec);
     const opts = inferOptions(values, spec);
     const crossArg = optionalString(values, 'cross-encoder');
     const crossDir = crossArg === undefined ? undefined : resolveModelArg('--cross-encoder', crossArg, { quantized: opts.quantized });
@@ -79,12 +79,14 @@ export const searchCommand: CommandSpec = {
         return;
       }
       cross = await CrossEncoder.load(crossDir, opts);
+      const threshold = thresholdFlag ?? cross.calibration?.threshold ?? DEFAULT_THRESHOLD;
       const pipeline = new PrecisionPipeline({ collection, crossEncoder: cross, topK, threshold, mode });
       const decision = await pipeline.search(query);
       if (values.json === true) {
-        await out.line(JSON.stringify(decision));
+        await out.line(JSON.stringify(cross.calibrated ? { ...decision, calibrated: true } : decision));
       } else {
         await out.line(`query: ${query}`);
+        if (cross.calibration) await out.line(`calibrated probabilities (${cross.calibration.method}, ${cross.calibration.path})`);
         for (const l of formatDecision(decision)) await out.line(l);
       }
     } finally {

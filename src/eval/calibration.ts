@@ -2,8 +2,10 @@
 // Platt scaling and isotonic regression; log-loss and ECE before/after on a seeded held-out split; and the
 // gate threshold chosen from held-out labels (a target precision, or the best F1). Pure maths, no I/O.
 import { Rng } from '../../models/random.js';
+import { calibrationFunction, type CalibrationMethodName, type CalibrationParams } from '../infer/calibration.js';
+import { expit } from '../infer/pooling.js';
 
-export type CalibrationMethod = 'temperature' | 'platt' | 'isotonic';
+export type CalibrationMethod = CalibrationMethodName;
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = ['temperature', 'platt', 'isotonic'];
 
 /**
@@ -18,43 +20,21 @@ export const ECE_BINS = 15;
 export const DEFAULT_HELD_OUT = 0.3;
 export const DEFAULT_SEED = 42;
 
-/** A fitted map from a raw logit to a calibrated probability. */
-export interface CalibrationFit {
+/** A fitted map from a raw logit to a calibrated probability (the parameters calibration.json stores). */
+export interface CalibrationFit extends CalibrationParams {
   method: CalibrationMethod;
-  /** probability = expit(a·logit + b) for temperature (b = 0, a = 1/T) and Platt; null for isotonic. */
-  a: number | null;
-  b: number | null;
-  /** Isotonic only: the fitted step function as points (logit ascending, probability non-decreasing), linear between them, flat beyond the ends. */
-  isotonic: { logits: number[]; probabilities: number[] } | null;
 }
 
-export function expit(x: number): number {
-  if (x >= 0) return 1 / (1 + Math.exp(-x));
-  const e = Math.exp(x);
-  return e / (1 + e);
-}
+export { expit };
 
 /** log(1 + e^x) without overflow. */
 function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
-/** The calibrated probability of one raw logit under `fit`. */
+/** The calibrated probability of one raw logit under `fit` (the same code the CrossEncoder runs). */
 export function applyCalibration(fit: CalibrationFit, logit: number): number {
-  if (fit.method !== 'isotonic') return expit((fit.a as number) * logit + (fit.b as number));
-  const { logits: xs, probabilities: ys } = fit.isotonic!;
-  if (logit <= xs[0]) return ys[0];
-  const last = xs.length - 1;
-  if (logit >= xs[last]) return ys[last];
-  let lo = 0;
-  let hi = last;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid] <= logit) lo = mid;
-    else hi = mid;
-  }
-  const span = xs[hi] - xs[lo];
-  return span > 0 ? ys[lo] + ((ys[hi] - ys[lo]) * (logit - xs[lo])) / span : ys[hi];
+  return calibrationFunction(fit)(logit);
 }
 
 function checkLabelled(logits: ArrayLike<number>, labels: ArrayLike<number>): void {
@@ -388,7 +368,7 @@ export function calibrate(logits: ArrayLike<number>, labels: ArrayLike<number>, 
   }
   const fit = fitCalibration(method, fitZ, fitY);
   const raw = hoZ.map(expit);
-  const calibrated = hoZ.map((z) => applyCalibration(fit, z));
+  const calibrated = hoZ.map(calibrationFunction(fit));
   const rule = opts.rule ?? { bestF1: true };
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i];
