@@ -7,6 +7,7 @@ import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
 import { indexBuildCommand } from './index-build.js';
 import { ingestCommand } from './ingest.js';
 import { modelsCommand } from './models.js';
@@ -15,7 +16,7 @@ import { searchCommand } from './search.js';
 import { serveCommand } from './serve.js';
 import { tokenizeCommand } from './tokenize.js';
 
-const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, serveCommand, modelsCommand];
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, serveCommand, modelsCommand, evalCommand];
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
