@@ -7,8 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../models/random.js';
-import { evaluateQuery, evaluateRun, METRIC_NAMES, type Metrics, type Qrels, type Run } from '../src/eval/metrics.js';
+import { evaluateQuery, evaluateRun, METRIC_NAMES, type Qrels, type Run } from '../src/eval/metrics.js';
 import { formatRun, readRun, writeRun } from '../src/eval/trec-run.js';
+import { referenceMetrics } from './56.eval.reference.js';
 
 function close(actual: number, expected: number, what: string, tol = 1e-12): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
@@ -106,43 +107,6 @@ describe('metrics, hand-computed', () => {
     assert.throws(() => evaluateRun(new Map([['q1', judged({ a: 1 })]]), new Map([['q1', docs(['a', 1], ['a', 0.5])]])), /query "q1": document "a" is retrieved twice/);
   });
 });
-
-// ---- An independent implementation, straight from the definitions (ASCII ids only). ----
-
-function referenceRank(list: { docId: string; score: number }[]): string[] {
-  const copy = list.map((d) => ({ ...d }));
-  copy.sort((x, y) => (x.score !== y.score ? y.score - x.score : x.docId < y.docId ? 1 : x.docId > y.docId ? -1 : 0));
-  return copy.map((d) => d.docId);
-}
-
-function referenceMetrics(grades: Map<string, number>, list: { docId: string; score: number }[]): Metrics {
-  const ranking = referenceRank(list);
-  const gain = (id: string): number => Math.max(0, grades.get(id) ?? 0);
-  const isRel = (id: string): boolean => (grades.get(id) ?? 0) >= 1;
-  const R = [...grades.values()].filter((g) => g >= 1).length;
-  let dcg = 0;
-  ranking.slice(0, 10).forEach((id, i) => {
-    dcg += gain(id) / Math.log2(i + 2);
-  });
-  let idcg = 0;
-  [...grades.values()].filter((g) => g > 0).sort((a, b) => b - a).slice(0, 10).forEach((g, i) => {
-    idcg += g / Math.log2(i + 2);
-  });
-  const firstRel = ranking.slice(0, 10).findIndex(isRel);
-  const top100 = ranking.slice(0, 100);
-  let ap = 0;
-  for (let k = 1; k <= top100.length; k++) {
-    if (!isRel(top100[k - 1])) continue;
-    ap += top100.slice(0, k).filter(isRel).length / k;
-  }
-  return {
-    'nDCG@10': idcg === 0 ? 0 : dcg / idcg,
-    'MRR@10': firstRel < 0 ? 0 : 1 / (firstRel + 1),
-    'Recall@100': R === 0 ? 0 : top100.filter(isRel).length / R,
-    'MAP@100': R === 0 ? 0 : ap / R,
-    'P@10': ranking.slice(0, 10).filter(isRel).length / 10,
-  };
-}
 
 function randomCase(seed: number): { qrels: Qrels; run: Run } {
   const r = new Rng(seed);
