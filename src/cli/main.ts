@@ -5,6 +5,7 @@ import { ApiError, cliExitCode } from '../server/errors.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { calibrateCommand } from './calibrate.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
@@ -16,7 +17,7 @@ import { searchCommand } from './search.js';
 import { serveCommand } from './serve.js';
 import { tokenizeCommand } from './tokenize.js';
 
-const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, serveCommand, modelsCommand, evalCommand];
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, serveCommand, modelsCommand, evalCommand, calibrateCommand];
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

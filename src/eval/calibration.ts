@@ -367,8 +367,11 @@ export function calibrate(logits: ArrayLike<number>, labels: ArrayLike<number>, 
     throw new RangeError(`isotonic calibration needs at least ${MIN_ISOTONIC_LABELS.toLocaleString('en-US')} labelled pairs in its fit split; got ${fitZ.length} of ${logits.length} (the rest are held out); use --method platt, or label more pairs`);
   }
   const fit = fitCalibration(method, fitZ, fitY);
-  const raw = hoZ.map(expit);
-  const calibrated = hoZ.map(calibrationFunction(fit));
+  // float32, as the CrossEncoder returns probabilities: the chosen threshold is then a value the engine can
+  // produce, and the pair that set it passes the gate's `probability >= threshold` exactly as it did here.
+  const apply = calibrationFunction(fit);
+  const raw = hoZ.map((z) => Math.fround(expit(z)));
+  const calibrated = hoZ.map((z) => Math.fround(apply(z)));
   const rule = opts.rule ?? { bestF1: true };
   let positives = 0;
   for (let i = 0; i < labels.length; i++) positives += labels[i];
