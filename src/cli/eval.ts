@@ -28,6 +28,8 @@ interface OpenedRetriever {
   retriever: Retriever;
   describe: string;
   biDir: string | null;
+  /** Corpus documents the retriever cannot return (a saved collection built from other documents). */
+  missingFromIndex: number;
   close(): Promise<void>;
 }
 
@@ -63,7 +65,8 @@ async function openRetriever(a: { beir: BeirCollection; mode: RetrievalMode; ind
       throw new UsageError(`--mode ${mode}: this collection supports ${collection.modes.join(', ')}; use --mode ${collection.modes[0]}`, evalCommand);
     }
     const where = a.index !== undefined ? `collection ${resolve(a.index)}` : `temporary collection of ${beir.corpus.length.toLocaleString('en-US')} documents`;
-    return { retriever: collection, describe: where, biDir, close: () => bi.close() };
+    const missingFromIndex = beir.corpus.reduce((n, d) => n + (collection.has(d.id) ? 0 : 1), 0);
+    return { retriever: collection, describe: where, biDir, missingFromIndex, close: () => bi.close() };
   } catch (e) {
     await bi.close();
     throw e;
@@ -168,6 +171,7 @@ export const evalCommand: CommandSpec = {
           excluded: e.excluded,
           retrieved_nothing: e.emptyInRun,
           judged_documents_not_in_corpus: beir.unknownDocs,
+          corpus_documents_not_in_index: opened.missingFromIndex,
         },
         retrieval: { retriever: opened.retriever.name, source: opened.describe, mode, depth: result.depth, bi_encoder: opened.biDir },
         rerank: cross ? { cross_encoder: crossDir, top: result.depth, calibrated: cross.calibrated, pairs: result.pairsScored } : null,
@@ -205,6 +209,9 @@ export const evalCommand: CommandSpec = {
           (beir.unknownDocs > 0 ? `; ${beir.unknownDocs} judged documents are not in the corpus (they still count as judged)` : ''),
       );
       await out.line(`retrieval: ${opened.describe}, mode ${mode}, top ${result.depth}${opened.biDir ? `, bi-encoder ${opened.biDir}` : ''}`);
+      if (opened.missingFromIndex > 0) {
+        await out.line(`warning: ${opened.missingFromIndex.toLocaleString('en-US')} of the corpus's ${beir.corpus.length.toLocaleString('en-US')} documents are not in the collection, so they can never be retrieved; build it from this corpus`);
+      }
       if (cross) await out.line(`rerank: top ${result.depth} by ${crossDir}${cross.calibrated ? ' (calibrated)' : ''}, ${result.pairsScored.toLocaleString('en-US')} pairs`);
       await out.line();
       const rows: [string, Metrics][] = result.firstStage ? [['retrieval', result.firstStage.mean], ['reranked', e.mean]] : [[mode, e.mean]];

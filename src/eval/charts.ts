@@ -35,7 +35,7 @@ export function reliabilitySpec(report: CalibrationReport, title: string): unkno
         encoding: {
           x: { field: 'confidence', ...axis },
           y: { field: 'accuracy', ...axis },
-          color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'top-left' } },
+          color: { field: 'series', type: 'nominal', legend: { title: null, orient: 'top-left', labelLimit: 400 } },
           tooltip: [{ field: 'count', type: 'quantitative' }],
         },
       },
