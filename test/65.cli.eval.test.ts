@@ -138,6 +138,12 @@ describe('crossgate eval', () => {
     const b = JSON.parse(ok(crossgate(['eval', '--beir', beir, '--index', out, '--json'])).stdout);
     assert.deepEqual(b.metrics, a.metrics);
     assert.match(b.retrieval.source, /^collection /);
+    assert.equal(b.collection.corpus_documents_not_in_index, 0);
+    // A collection built from part of the corpus: the report says how much of it can never be retrieved.
+    const partial = join(root, 'partial');
+    ok(crossgate(['index', 'build', '--bi-encoder', biDir, '--out', partial], docs.split('\n').slice(0, 100).join('\n')));
+    const c = ok(crossgate(['eval', '--beir', beir, '--index', partial]));
+    assert.match(c.stdout, /warning: 50 of the corpus's 150 documents are not in the collection, so they can never be retrieved/);
   });
 
   it('the terminal report opens with the random-weights warning and shows the table and the gate', () => {
