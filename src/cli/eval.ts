@@ -223,7 +223,7 @@ export const evalCommand: CommandSpec = {
         for (const r of result.gate.rows) {
           const mark = r.threshold === defaultThreshold ? (cross?.calibrated ? '  <- calibrated default' : '  <- default') : '';
           await out.line(
-            `  ${String(r.threshold).padEnd(11)}${`${r.answered} (${pct(r.answeredFraction)})`.padStart(16)}${(r.precision === null ? '-' : f4(r.precision)).padStart(11)}${(r.recall === null ? '-' : f4(r.recall)).padStart(9)}${mark}`,
+            `  ${String(Number(r.threshold.toFixed(4))).padEnd(11)}${`${r.answered} (${pct(r.answeredFraction)})`.padStart(16)}${(r.precision === null ? '-' : f4(r.precision)).padStart(11)}${(r.recall === null ? '-' : f4(r.recall)).padStart(9)}${mark}`,
           );
         }
       } else {
@@ -231,7 +231,7 @@ export const evalCommand: CommandSpec = {
         await out.line('gate: pass --cross-encoder to sweep the threshold (the gate reads cross-encoder probabilities)');
       }
       if (report.run_file) await out.line(`\nrun file: ${report.run_file.path} (tag ${tag}; check it with trec_eval, see --help)`);
-      await out.line(`time: ${report.elapsed_s.toFixed(1)} s`);
+      await out.line(`time: ${report.elapsed_s.toFixed(2)} s (retrieval and rerank; indexing not included)`);
       if (report.warning) await out.line('(random-weight models: the numbers above show the mechanics only, not retrieval quality)');
     } finally {
       await cross?.close();
