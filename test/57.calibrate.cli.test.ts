@@ -134,6 +134,19 @@ describe('crossgate calibrate', () => {
     for (const c of d.candidates) assert.equal(c.probability, Math.fround(sigmoid(file.a * c.logit + file.b)));
     const d2 = JSON.parse(ok(crossgate(['search', '--index', index, '--query', query, '--cross-encoder', modelDir, '--threshold', '0.5', '--json'])).stdout);
     assert.equal(d2.threshold, 0.5);
+
+    // eval: the gate sweep's default is the calibrated threshold, and the report says the rerank is calibrated.
+    const beir = join(root, 'beir-small');
+    await mkdir(join(beir, 'qrels'), { recursive: true });
+    await writeFile(join(beir, 'corpus.jsonl'), passages.map((t, i) => JSON.stringify({ _id: `p${i}`, text: t })).join('\n'));
+    await writeFile(join(beir, 'queries.jsonl'), JSON.stringify({ _id: 'q', text: query }) + '\n');
+    await writeFile(join(beir, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\nq\tp0\t1\n');
+    const e = JSON.parse(ok(crossgate(['eval', '--beir', beir, '--bi-encoder', biDir, '--cross-encoder', modelDir, '--rerank-top', '6', '--json'])).stdout);
+    assert.equal(e.rerank.calibrated, true);
+    assert.equal(e.gate.default_threshold, file.threshold);
+    assert.ok(e.gate.thresholds.some((r: { threshold: number }) => r.threshold === file.threshold), 'the calibrated threshold is one of the rows');
+    const table = ok(crossgate(['eval', '--beir', beir, '--bi-encoder', biDir, '--cross-encoder', modelDir, '--rerank-top', '6'])).stdout;
+    assert.match(table, new RegExp(`\\n\\s+${Number(file.threshold.toFixed(4))}\\s.*<- calibrated default\\n`));
   });
 
   it('temperature and isotonic; --out writes elsewhere and leaves the model dir alone', async () => {
