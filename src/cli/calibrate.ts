@@ -102,8 +102,8 @@ export const calibrateCommand: CommandSpec = {
   name: 'calibrate',
   summary: "fit a calibration of a cross-encoder's probabilities on labelled pairs and choose the gate threshold",
   usage: [
-    'calibrate --cross-encoder DIR (--pairs FILE | --beir DIR [--split test]) [--method temperature|platt|isotonic]',
-    '          [--target-precision P] [--out FILE] [--json]',
+    'calibrate --cross-encoder DIR --pairs FILE [--method temperature|platt|isotonic] [--target-precision P] [--out FILE] [--json]',
+    'calibrate --cross-encoder DIR --beir DIR [--split test] [--negatives N] [--method M] [--target-precision P] [--out FILE] [--json]',
   ],
   options: {
     'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory or cached hub repo id. Required.' },

@@ -85,8 +85,8 @@ export const evalCommand: CommandSpec = {
   name: 'eval',
   summary: 'measure retrieval, rerank and gate on a BEIR-layout test collection (trec_eval metrics, TREC run file)',
   usage: [
-    'eval --beir DIR [--split test] [--mode dense|keyword|hybrid] [--bi-encoder DIR] [--cross-encoder DIR] [--rerank-top N]',
-    '     [--top-k K] [--index PATH] [--run-out FILE] [--json]',
+    'eval --beir DIR [--split test] [--mode dense|keyword|hybrid] [--bi-encoder DIR | --index PATH] [--run-out FILE] [--json]',
+    'eval --beir DIR ... --cross-encoder DIR [--rerank-top N] [--top-k K]',
   ],
   options: {
     beir: { type: 'string', value: 'DIR', description: 'BEIR directory: corpus.jsonl ({_id, title, text}), queries.jsonl ({_id, text}), qrels/<split>.tsv. Required.' },
