@@ -23,8 +23,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   pipeline: ['infer', 'index', 'tokenize', 'models', 'native.ts', 'platform.ts'],
   retrievers: ['pipeline', 'infer', 'index'],
   server: ['retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
-  cli: ['server', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
-  'crossgate.ts': ['server', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  eval: ['pipeline', 'infer', 'index', 'tokenize', 'models', 'native.ts'],
+  cli: ['server', 'retrievers', 'eval', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  'crossgate.ts': ['server', 'retrievers', 'eval', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
 };
 
 /** infer's modules the server may use: the encoders, their options, their errors and their timing types. */

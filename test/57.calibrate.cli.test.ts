@@ -4,30 +4,18 @@
 // eval must use it (logit raw, probability calibrated, its threshold as the default, --threshold overriding).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { Rng } from '../models/random.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { loadBeir } from '../src/eval/beir.js';
 import { pairsFromBeir, readPairs } from '../src/eval/pairs.js';
 import { texts } from './40.infer.texts.js';
+import { crossgate, ok } from './60.cli.run.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function crossgate(args: string[], input = ''): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 180_000, env: { ...process.env, CROSSGATE_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
-  return r;
-}
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 const TRUE_A = 0.7;

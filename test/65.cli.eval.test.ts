@@ -3,27 +3,15 @@
 // sweep must follow from the rerank and retrieval runs, and every bad input gets a clear error.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ensureGenerated } from '../models/generate.js';
 import { Rng } from '../models/random.js';
 import { texts } from './40.infer.texts.js';
+import { crossgate, ok } from './60.cli.run.js';
 import { parseQrelsTsv, parseRunFile, referenceMeans, referenceRank } from './56.eval.reference.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-interface Run { code: number | null; stdout: string; stderr: string }
-function crossgate(args: string[], input = ''): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 180_000, env: { ...process.env, CROSSGATE_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function ok(r: Run): Run {
-  assert.equal(r.code, 0, `exit ${r.code}; stderr: ${r.stderr}`);
-  return r;
-}
 
 const METRICS = ['nDCG@10', 'MRR@10', 'Recall@100', 'MAP@100', 'P@10'] as const;
 /** The engine's probability: expit of the float32 logit, stored as float32. */

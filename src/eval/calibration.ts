@@ -1,7 +1,7 @@
 // Calibration of a cross-encoder's logits from labelled (query, passage) pairs: temperature scaling,
 // Platt scaling and isotonic regression; log-loss and ECE before/after on a seeded held-out split; and the
 // gate threshold chosen from held-out labels (a target precision, or the best F1). Pure maths, no I/O.
-import { Rng } from '../../models/random.js';
+import { Rng } from '../models/random.js';
 import { calibrationFunction, type CalibrationMethodName, type CalibrationParams } from '../infer/calibration.js';
 import { expit } from '../infer/pooling.js';
 

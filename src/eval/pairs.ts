@@ -2,7 +2,7 @@
 // BEIR collection's judgements with sampled unjudged passages as negatives (seeded, so runs repeat).
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Rng } from '../../models/random.js';
+import { Rng } from '../models/random.js';
 import { documentText, type BeirCollection } from './beir.js';
 import { RELEVANCE_LEVEL } from './metrics.js';
 
