@@ -3,17 +3,34 @@
 // sweep must follow from the rerank and retrieval runs, and every bad input gets a clear error.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
+import { packageRoot } from '../src/native.js';
 import { Rng } from '../models/random.js';
 import { texts } from './40.infer.texts.js';
 import { crossgate, ok } from './60.cli.run.js';
-import { parseQrelsTsv, parseRunFile, referenceMeans, referenceRank } from './56.eval.reference.js';
+import { parseQrelsTsv, parseRunFile, referenceMeans, referenceRank, type ReferenceMetrics } from './56.eval.reference.js';
 
 
 const METRICS = ['nDCG@10', 'MRR@10', 'Recall@100', 'MAP@100', 'P@10'] as const;
+
+/** The shared CACM collection (BEIR layout), where the benchmarks find it too; null when this machine has none. */
+function cacmDir(): string | null {
+  const roots = [process.env.CROSSGATE_EVAL_DIR, join(packageRoot(), '..', 'shared', 'eval'), '/work/shared/eval'].filter((p): p is string => !!p);
+  const root = roots.find((p) => existsSync(join(p, 'cacm', 'corpus.jsonl')));
+  return root ? join(root, 'cacm') : null;
+}
+
+/** Runs eval with --run-out and checks every reported mean against the independent implementation on that file. */
+async function checkAgainstRunFile(args: string[], runPath: string, qrelsPath: string): Promise<{ report: Record<string, any>; ref: ReferenceMetrics & { queries: number } }> {
+  const report = JSON.parse(ok(crossgate([...args, '--run-out', runPath, '--json'])).stdout);
+  const ref = referenceMeans(parseQrelsTsv(await readFile(qrelsPath, 'utf8')), parseRunFile(await readFile(runPath, 'utf8')));
+  for (const m of METRICS) assert.equal(report.metrics[m].toFixed(4), ref[m].toFixed(4), `${m}: reported ${report.metrics[m]}, independent ${ref[m]}`);
+  return { report, ref };
+}
 /** The engine's probability: expit of the float32 logit, stored as float32. */
 const expit = (x: number): number => Math.fround(x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
@@ -145,6 +162,39 @@ describe('crossgate eval', () => {
     assert.match(r.stderr, /evaluating: 100% \(11\/11 queries\)/, 'progress on stderr');
   });
 
+  it('keyword and hybrid: metrics equal the independent computation; a keyword collection from index build --keyword gives the same numbers', async () => {
+    const qrels = join(beir, 'qrels', 'test.tsv');
+    const kw = await checkAgainstRunFile(['eval', '--beir', beir, '--mode', 'keyword'], join(root, 'kw.run'), qrels);
+    assert.equal(kw.report.retrieval.mode, 'keyword');
+    assert.equal(kw.report.retrieval.bi_encoder, null, 'keyword mode loads no model');
+    assert.equal(kw.report.random_weights, false, 'no model, nothing random');
+    assert.equal(kw.report.warning, null);
+    // Queries are the first words of a target document: BM25 finds them.
+    assert.ok(kw.ref['MRR@10'] > 0.5, `keyword MRR@10 ${kw.ref['MRR@10']}`);
+    const out = join(root, 'kw-index');
+    ok(crossgate(['index', 'build', '--keyword', '--out', out], await readFile(join(beir, 'corpus.jsonl'), 'utf8')));
+    const saved = JSON.parse(ok(crossgate(['eval', '--beir', beir, '--mode', 'keyword', '--index', out, '--json'])).stdout);
+    assert.deepEqual(saved.metrics, kw.report.metrics);
+    const hy = await checkAgainstRunFile(['eval', '--beir', beir, '--mode', 'hybrid', '--bi-encoder', biDir], join(root, 'hy.run'), qrels);
+    assert.equal(hy.report.retrieval.mode, 'hybrid');
+    assert.equal(hy.report.random_weights, true);
+    const dense = crossgate(['eval', '--beir', beir, '--mode', 'dense', '--index', out]);
+    assert.equal(dense.code, 2);
+    assert.match(dense.stderr, /--mode dense needs vectors, but .* is a keyword-only collection; use --mode keyword/);
+  });
+
+  it('acceptance: --mode keyword on the CACM collection reproduces the independent nDCG@10 from its run file to 4 decimals', async (t) => {
+    const cacm = cacmDir();
+    if (!cacm) {
+      t.skip('CACM not found: set CROSSGATE_EVAL_DIR to a folder holding cacm/ (BEIR layout), or place it at ../shared/eval');
+      return;
+    }
+    const { report, ref } = await checkAgainstRunFile(['eval', '--beir', cacm, '--mode', 'keyword'], join(root, 'cacm.run'), join(cacm, 'qrels', 'test.tsv'));
+    assert.equal(report.collection.evaluated, 52);
+    assert.equal(ref.queries, 52);
+    assert.ok(ref['nDCG@10'] > 0.3, `BM25 on CACM: nDCG@10 ${ref['nDCG@10']} (Lucene's is 0.43)`);
+  });
+
   it('bad input: a clear error naming the file and line, the flag, or the fix', async () => {
     const missingSplit = crossgate(['eval', '--beir', beir, '--split', 'dev', '--bi-encoder', biDir]);
     assert.equal(missingSplit.code, 1);
@@ -167,7 +217,7 @@ describe('crossgate eval', () => {
 
     const noBi = crossgate(['eval', '--beir', beir]);
     assert.equal(noBi.code, 2);
-    assert.match(noBi.stderr, /--mode dense builds a dense collection from the corpus and needs --bi-encoder DIR/);
+    assert.match(noBi.stderr, /--mode dense builds a collection from the corpus and needs --bi-encoder DIR/);
     const topN = crossgate(['eval', '--beir', beir, '--bi-encoder', biDir, '--rerank-top', '5']);
     assert.equal(topN.code, 2);
     assert.match(topN.stderr, /--rerank-top needs --cross-encoder/);

@@ -35,28 +35,40 @@ interface OpenedRetriever {
 
 /**
  * The collection to search: a saved one (--index), or a temporary one built from the corpus in memory.
- * It is the Retriever seam; the mode must be one the collection has.
+ * It is the Retriever seam; the mode must be one the collection has. Keyword search needs no model.
+ * A temporary keyword-only collection indexes title and text as the two fields `index build --keyword`
+ * makes of BEIR lines; dense and hybrid ones index `title text` as one text, as BEIR's dense models read it.
  */
 async function openRetriever(a: { beir: BeirCollection; mode: RetrievalMode; index?: string; biArg?: string; opts: ReturnType<typeof inferOptions> }): Promise<OpenedRetriever> {
   const { beir, mode, opts } = a;
   const biOverride = a.biArg === undefined ? undefined : resolveModelArg('--bi-encoder', a.biArg, { quantized: opts.quantized });
-  let biDir: string;
+  let biDir: string | null = null;
   if (a.index !== undefined) {
-    biDir = biOverride ?? (await Collection.readManifest(a.index)).biEncoder.dir;
-  } else {
-    if (biOverride === undefined) throw new UsageError(`--mode ${mode} builds a dense collection from the corpus and needs --bi-encoder DIR (or pass --index PATH, a collection built earlier)`, evalCommand);
+    const manifest = await Collection.readManifest(a.index);
+    if (mode !== 'keyword' && manifest.biEncoder === null) {
+      throw new UsageError(`--mode ${mode} needs vectors, but ${resolve(a.index)} is a keyword-only collection; use --mode keyword or rebuild it with --bi-encoder`, evalCommand);
+    }
+    if (mode !== 'dense' && !manifest.keyword) {
+      throw new UsageError(`--mode ${mode} needs a keyword index, but ${resolve(a.index)} has none (built with --dense-only); use --mode dense or rebuild it`, evalCommand);
+    }
+    if (mode !== 'keyword') biDir = biOverride ?? manifest.biEncoder!.dir;
+  } else if (mode !== 'keyword') {
+    if (biOverride === undefined) throw new UsageError(`--mode ${mode} builds a collection from the corpus and needs --bi-encoder DIR (or pass --index PATH, a collection built earlier; --mode keyword needs no model)`, evalCommand);
     biDir = biOverride;
   }
-  const bi = await BiEncoder.load(biDir, opts);
+  const bi = biDir === null ? null : await BiEncoder.load(biDir, opts);
   try {
     let collection: Collection;
     if (a.index !== undefined) {
       collection = await Collection.load(a.index, bi);
     } else {
-      collection = Collection.create(bi);
+      const docs = bi === null
+        ? beir.corpus.map((d) => (d.title.length > 0 ? { id: d.id, text: d.text, metadata: { title: d.title } } : { id: d.id, text: d.text }))
+        : beir.corpus.map((d) => ({ id: d.id, text: documentText(d) }));
+      collection = bi === null ? Collection.createKeyword() : Collection.create(bi, { keyword: mode === 'hybrid' });
       const progress = createProgress('indexing corpus', { unit: 'docs' });
       try {
-        await collection.add(beir.corpus.map((d) => ({ id: d.id, text: documentText(d) })), { onProgress: (d, t) => progress.update(d, t) });
+        await collection.add(docs, { onProgress: (d, t) => progress.update(d, t) });
       } finally {
         progress.stop();
       }
@@ -64,11 +76,12 @@ async function openRetriever(a: { beir: BeirCollection; mode: RetrievalMode; ind
     if (!collection.modes.includes(mode)) {
       throw new UsageError(`--mode ${mode}: this collection supports ${collection.modes.join(', ')}; use --mode ${collection.modes[0]}`, evalCommand);
     }
-    const where = a.index !== undefined ? `collection ${resolve(a.index)}` : `temporary collection of ${beir.corpus.length.toLocaleString('en-US')} documents`;
+    const kind = mode === 'keyword' ? 'keyword-only ' : '';
+    const where = a.index !== undefined ? `collection ${resolve(a.index)}` : `temporary ${kind}collection of ${beir.corpus.length.toLocaleString('en-US')} documents`;
     const missingFromIndex = beir.corpus.reduce((n, d) => n + (collection.has(d.id) ? 0 : 1), 0);
-    return { retriever: collection, describe: where, biDir, missingFromIndex, close: () => bi.close() };
+    return { retriever: collection, describe: where, biDir, missingFromIndex, close: async () => { await bi?.close(); } };
   } catch (e) {
-    await bi.close();
+    await bi?.close();
     throw e;
   }
 }
