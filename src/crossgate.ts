@@ -57,6 +57,43 @@ export * from './llm/index.js';
 export type { ListRank, RetrievalMode, RetrievedCandidate, RetrieveOptions, Retriever } from './pipeline/ports.js';
 export { AMBIGUOUS_MESSAGE, buildPrompt, NO_RELEVANT_MESSAGE, SYSTEM_MESSAGE, type PromptOptions, type PromptPassage } from './pipeline/prompt.js';
 
+// Evaluation (trec_eval's metrics, BEIR collections, TREC run files, the gate sweep) and calibration fitting.
+export {
+  evaluateQuery,
+  evaluateRun,
+  rankLikeTrecEval,
+  METRIC_NAMES,
+  TREC_EVAL_NAMES,
+  type Metrics,
+  type MetricName,
+  type Qrels,
+  type Run,
+  type RunEvaluation,
+  type ScoredDoc,
+} from './eval/metrics.js';
+export { loadBeir, readCorpus, readQueries, readQrels, documentText, BeirFormatError, type BeirCollection, type BeirDocument, type BeirQuery } from './eval/beir.js';
+export { readRun, writeRun, formatRun } from './eval/trec-run.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult, type EvalReranker } from './eval/evaluate.js';
+export { gateSweep, type GateQuery, type GateRow, type GateSweep } from './eval/gate-sweep.js';
+export {
+  calibrate,
+  fitCalibration,
+  fitTemperature,
+  fitPlatt,
+  fitIsotonic,
+  applyCalibration,
+  chooseThreshold,
+  thresholdCurve,
+  logLoss,
+  expectedCalibrationError,
+  reliabilityBins,
+  type CalibrationFit,
+  type CalibrationMethod,
+  type CalibrationReport,
+  type ThresholdRule,
+} from './eval/calibration.js';
+export { pairsFromBeir, readPairs, type LabelledPair } from './eval/pairs.js';
+
 // The WebSocket wire codec, so a JS client can speak both encodings of /ws: `encodeFrame(msg, 'binary')`
 // for a flatbuffers frame (send it as binary), `decodeServerFrame(data, true)` for a binary reply.
 export {

@@ -24,8 +24,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   llm: ['pipeline'],
   retrievers: ['pipeline', 'infer', 'index'],
   server: ['llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'wire', 'models', 'native.ts', 'version.ts'],
-  cli: ['server', 'llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
-  'crossgate.ts': ['server', 'llm', 'retrievers', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  eval: ['pipeline', 'infer', 'index', 'tokenize', 'models', 'native.ts'],
+  cli: ['server', 'llm', 'retrievers', 'eval', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
+  'crossgate.ts': ['server', 'llm', 'retrievers', 'eval', 'pipeline', 'infer', 'index', 'tokenize', 'models', 'wire', 'native.ts', 'version.ts', 'platform.ts'],
 };
 
 /** infer's modules the server may use: the encoders, their options, their errors and their timing types. */

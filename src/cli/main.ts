@@ -6,8 +6,10 @@ import { VERSION } from '../version.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { askCommand } from './ask.js';
+import { calibrateCommand } from './calibrate.js';
 import { demoCommand } from './demo.js';
 import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
 import { gapsCommand } from './gaps.js';
 import { indexBuildCommand } from './index-build.js';
 import { ingestCommand } from './ingest.js';
@@ -17,7 +19,7 @@ import { searchCommand } from './search.js';
 import { serveCommand } from './serve.js';
 import { tokenizeCommand } from './tokenize.js';
 
-const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, askCommand, gapsCommand, serveCommand, modelsCommand];
+const COMMANDS: readonly CommandSpec[] = [demoCommand, tokenizeCommand, rerankCommand, embedCommand, indexBuildCommand, ingestCommand, searchCommand, askCommand, gapsCommand, serveCommand, modelsCommand, evalCommand, calibrateCommand];
 
 export function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

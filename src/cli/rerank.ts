@@ -14,7 +14,7 @@ export const rerankCommand: CommandSpec = {
   options: {
     model: { type: 'string', value: 'DIR', description: 'Cross-encoder model directory (config.json, tokenizer.json, ONNX file) or a cached hub repo id (org/name[@rev]). Required.' },
     query: { type: 'string', short: 'q', value: 'Q', description: 'The query to score every passage against. Required.' },
-    threshold: { type: 'string', value: 'P', description: 'Mark passages whose probability is >= P (0..1) as kept.' },
+    threshold: { type: 'string', value: 'P', description: "Mark passages whose probability is >= P (0..1) as kept (default: the threshold in the model's calibration.json, if any)." },
     json: { type: 'boolean', description: 'Print one JSON object instead of a table.' },
     ...INFER_OPTIONS,
     ...HELP_OPTION,
@@ -24,17 +24,20 @@ export const rerankCommand: CommandSpec = {
     'JSON output: {"results":[{"index","logit","probability","truncated"}...]} sorted by logit, highest first;',
     'with --threshold also "threshold" and "kept" (the indices at or above it, by logit).',
     'Passages longer than the model max length are truncated and flagged ("truncated": true).',
+    'With a calibration.json in the model directory (`crossgate calibrate`), "probability" is calibrated, the output',
+    'says "calibrated": true, and its threshold applies unless --threshold is given.',
   ],
   async run(values) {
     const spec = rerankCommand;
     const model = requireString(values, 'model', spec);
     const query = requireString(values, 'query', spec);
-    const threshold = optionalProbability(values, 'threshold', spec);
+    const thresholdFlag = optionalProbability(values, 'threshold', spec);
     const opts = inferOptions(values, spec);
     const dir = resolveModelArg('--model', model, { quantized: opts.quantized });
     hintIfInteractive('passages');
     const passages = (await readNonBlankLines()).map((l) => l.text);
     const encoder = await CrossEncoder.load(dir, opts);
+    const threshold = thresholdFlag ?? encoder.calibration?.threshold;
     try {
       const decision = await rerank(encoder, query, passages, threshold !== undefined ? { threshold } : {});
       const ranked = [...decision.candidates].sort((a, b) => b.logit - a.logit || a.index - b.index);
@@ -43,6 +46,7 @@ export const rerankCommand: CommandSpec = {
         const body: Record<string, unknown> = {
           results: ranked.map((c) => ({ index: c.index, logit: c.logit, probability: c.probability, truncated: c.truncated })),
         };
+        if (encoder.calibrated) body.calibrated = true;
         if (threshold !== undefined) {
           body.threshold = threshold;
           body.kept = ranked.filter((c) => c.kept).map((c) => c.index);
@@ -51,7 +55,7 @@ export const rerankCommand: CommandSpec = {
         return;
       }
       await out.line(`query: ${query}`);
-      await out.line(`model: ${encoder.spec.name} (${passages.length} passage${passages.length === 1 ? '' : 's'})`);
+      await out.line(`model: ${encoder.spec.name} (${passages.length} passage${passages.length === 1 ? '' : 's'})${encoder.calibration ? `, calibrated (${encoder.calibration.method}, ${encoder.calibration.path})` : ''}`);
       for (const [rank, c] of ranked.entries()) {
         const mark = threshold === undefined ? '' : c.kept ? ' KEPT' : ' dropped';
         await out.line(

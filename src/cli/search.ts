@@ -22,7 +22,7 @@ export const DECISION_OPTIONS: Record<string, OptionSpec> = {
   'cross-encoder': { type: 'string', value: 'DIR', description: 'Cross-encoder model directory or cached hub repo id (org/name[@rev]).' },
   'bi-encoder': { type: 'string', value: 'DIR', description: 'Override the bi-encoder recorded in the collection: a directory or cached hub repo id (same dimension required).' },
   'top-k': { type: 'string', short: 'k', value: 'K', description: `Candidates to retrieve and rerank per retrieval (default ${DEFAULT_TOP_K}).` },
-  threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default ${DEFAULT_THRESHOLD}).` },
+  threshold: { type: 'string', value: 'P', description: `Minimum cross-encoder probability to keep a passage (default: the threshold in the cross-encoder's calibration.json, else ${DEFAULT_THRESHOLD}).` },
   fallback: { type: 'string', value: 'MODE', description: `Second retrieval when nothing passes: ${FALLBACK_MODES.join(', ')} (default ${DEFAULT_FALLBACK}; runs only if the collection has that mode).` },
   ambiguous: { type: 'string', value: 'LO,HI', description: 'CRAG band instead of --threshold: keep passages at LO, answer with confidence at HI, "ambiguous" in between (off by default).' },
   'gap-log': { type: 'string', value: 'PATH', description: 'Where unanswered decisions are recorded (default <index>.gaps.jsonl beside the collection; env CROSSGATE_GAP_LOG).' },
@@ -66,6 +66,8 @@ export interface DecisionFlow {
   collection: Collection;
   /** null without --cross-encoder (retrieval only). */
   pipeline: PrecisionPipeline | null;
+  /** The loaded cross-encoder (null without --cross-encoder). */
+  crossEncoder: CrossEncoder | null;
   topK: number;
   mode: RetrievalMode;
   close(): Promise<void>;
@@ -111,12 +113,13 @@ export async function openDecisionFlow(values: ParsedValues, spec: CommandSpec, 
       cross = await CrossEncoder.load(crossDir, infer);
       pipeline = new PrecisionPipeline({
         retriever: collection, crossEncoder: cross, topK, mode, gapLog, collectionLabel: indexDir,
-        ...(threshold !== undefined ? { threshold } : {}), ...(fallback !== undefined ? { fallback } : {}), ...(ambiguous !== undefined ? { ambiguous } : {}),
+        // The calibration's chosen threshold is the default when calibration.json is present; --threshold overrides it.
+        ...(threshold !== undefined ? { threshold } : cross.calibration?.threshold !== undefined ? { threshold: cross.calibration.threshold } : {}), ...(fallback !== undefined ? { fallback } : {}), ...(ambiguous !== undefined ? { ambiguous } : {}),
       });
     }
     const c = cross;
     return {
-      query, indexDir, collection, pipeline, topK, mode,
+      query, indexDir, collection, pipeline, crossEncoder: c ?? null, topK, mode,
       async close() {
         // The buffered answer tallies are written before the command exits (a failure here is not the search's).
         await gapLog?.close().catch(() => undefined);
@@ -172,9 +175,10 @@ export const searchCommand: CommandSpec = {
       }
       const decision = await flow.pipeline.search(flow.query);
       if (values.json === true) {
-        await out.line(JSON.stringify(decision));
+        await out.line(JSON.stringify(flow.crossEncoder?.calibrated ? { ...decision, calibrated: true } : decision));
       } else {
         await out.line(`query: ${flow.query}`);
+        if (flow.crossEncoder?.calibration) await out.line(`calibrated probabilities (${flow.crossEncoder.calibration.method}, ${flow.crossEncoder.calibration.path})`);
         for (const l of formatDecision(decision)) await out.line(l);
       }
     } finally {

@@ -53,6 +53,7 @@ export interface Retriever {
 // their scheduler, spec or tokenizer.
 // ---------------------------------------------------------------------------------------------
 
+import type { Calibration } from '../infer/calibration.js';
 import type { CrossEncoderScores } from '../infer/cross-encoder.js';
 import type { Embeddings } from '../infer/bi-encoder.js';
 import type { BatchEvent, RequestTimings, ScheduleOptions } from '../infer/scheduler.js';
@@ -91,6 +92,12 @@ export interface Reranker extends ModelPort {
   readonly kind: 'cross-encoder';
   readonly numLabels: number;
   readonly activation: string;
+  /**
+   * The calibration its probabilities go through (`crossgate calibrate` wrote calibration.json), or
+   * null/absent for the raw expit. `describe()` gives what /info reports: method, a, b, threshold, data
+   * size, date and file; its `threshold` is the default gate threshold for this model.
+   */
+  readonly calibration?: Calibration | null;
   score(query: string, passages: string[], opts?: ScheduleOptions): Promise<CrossEncoderScores & { timings: RequestTimings }>;
 }
 
