@@ -2,6 +2,7 @@
 // declaration, runs the handler, and answers 404/405 for everything else. Auth, readiness, admission,
 // metrics and the {error, error_type} body are handled here for every route alike.
 import { ApiError, CallCancelledError, ERROR_TYPES, toApiError } from './errors.js';
+import { sendFamilyError } from './routes/family.js';
 import { routes, type HandlerOutput, type HttpDeps, type Route, type RouteDoc } from './routes/index.js';
 import { parseJsonBody, precheckCount, validateBody } from './validate.js';
 import { readBody, readHead, Reply, type RequestHead, type TemplatedApp } from './uws.js';
@@ -63,7 +64,7 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
       const err = toApiError(e, 'backend');
       status = err.status;
       if (status >= 500 && status !== 503 && status !== 504) deps.log(`crossgate: ${route.doc.method.toUpperCase()} ${path} -> ${status} ${err.type}: ${err.message}`);
-      reply.sendError(err, {}, err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
+      status = sendFamilyError(reply, route.doc.family, err, err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
     } finally {
       if (release) (release as () => void)();
       deps.shutdownSignal.removeEventListener('abort', onShutdown);
