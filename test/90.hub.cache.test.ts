@@ -172,7 +172,7 @@ describe('hub cache', () => {
     const j = capture();
     j.io.env = env;
     await runModels(['list', '--json'], j.io);
-    const rows = j.out().trim().split('\n').map((l) => JSON.parse(l));
+    const rows = JSON.parse(j.out()) as any[];
     const crossRow = rows.find((r) => r.repo === 'acme/tiny-cross');
     const onDisk = readFileSync(join(cross.dir, 'onnx', 'model.onnx')).length;
     assert.ok(crossRow.bytes > onDisk && crossRow.bytes < onDisk * 1.2, `size ${crossRow.bytes} counts the blobs (onnx ${onDisk})`);

@@ -9,6 +9,7 @@ import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline, rerank } from '../
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalProbability, optionalString, type CommandSpec } from './args.js';
 import { f4, formatDecision } from './format.js';
 import { Output } from './io.js';
+import { plural } from './format.js';
 import { HUB_REPOS, resolveDemoModel, type ResolvedModel } from './model-paths.js';
 
 export const RANDOM_WEIGHTS_BANNER = [
@@ -108,7 +109,7 @@ export const demoCommand: CommandSpec = {
       const collection = Collection.create(bi);
       const ti = performance.now();
       await collection.add(DEMO_CORPUS);
-      await out.line(`indexed ${collection.size} documents in ${(performance.now() - ti).toFixed(0)} ms (dim ${collection.dim})`);
+      await out.line(`indexed ${plural(collection.size, 'document')} in ${(performance.now() - ti).toFixed(0)} ms (dim ${collection.dim})`);
       const pipeline = new PrecisionPipeline({ collection, crossEncoder: cross, topK, threshold });
       const summary: string[] = [];
       for (const [qi, query] of DEMO_QUERIES.entries()) {
