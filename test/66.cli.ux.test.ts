@@ -3,7 +3,7 @@
 // generated clones and `--json` always an array, progress in human units, singular/plural counts.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
@@ -81,6 +81,19 @@ describe('CLI first hour', () => {
     assert.ok(rows.some((r) => r.repo === 'generated/tiny-cross' && r.kind === 'cross-encoder' && r.generated), JSON.stringify(rows));
     const table = ok(crossgate(['models', 'list'], '', withClones)).stdout;
     assert.match(table, /generated\/tiny-bi\s+bi-encoder\s+[\d.]+ KB\s+-\s+fp32\s+\(generated: random weights\)/);
+  });
+
+  it('a wrong-kind model names the CLI flag (no library-only option); --quantized without the file points to models quantize', async () => {
+    const r = crossgate(['rerank', '--model', bi, '--query', 'q'], 'a\n');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /crossgate rerank: .* is a bi-encoder \(.*\); pass it as --bi-encoder \(serve: --embedder NAME=DIR\)\n$/);
+    assert.doesNotMatch(r.stderr, /assumeKind/);
+    const noq = join(root, 'no-quantized');
+    await cp(cross, noq, { recursive: true });
+    await rm(join(noq, 'onnx', 'model_quantized.onnx'));
+    const q = crossgate(['rerank', '--model', noq, '--quantized', '--query', 'q'], 'a\n');
+    assert.equal(q.code, 1);
+    assert.match(q.stderr, new RegExp(`no quantized ONNX file .*; create one with \`crossgate models quantize ${noq.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\`, or drop --quantized`));
   });
 
   it('progress in human units: MB, MB/s and seconds for bytes; items/s for counts', () => {

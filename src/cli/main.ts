@@ -3,6 +3,7 @@
 // codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
 import { ApiError, cliExitCode } from '../server/errors.js';
 import { VERSION } from '../version.js';
+import { ModelKindError } from '../models/model-dir.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
 import { didYouMean, formatHelp, formatUsageError, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { demoCommand } from './demo.js';
@@ -91,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(formatUsageError(e));
       return 2;
     }
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = e instanceof ModelKindError ? e.cliMessage : e instanceof Error ? e.message : String(e);
     process.stderr.write(`crossgate${found ? ' ' + found.spec.name : ''}: ${msg.split('\n')[0]}\n`);
     if (process.env.CROSSGATE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     // A server-kind error (same vocabulary as HTTP and WS) exits with its kind's code; anything else is 1.
