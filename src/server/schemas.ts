@@ -25,7 +25,7 @@ const PromptName = Type.Optional(Type.Null({ description: 'Not supported (no sen
 // Requests (one per route body). Unknown keys are allowed: TEI/Cohere/OpenAI clients send extra fields.
 // ---------------------------------------------------------------------------------------------
 
-export const TeiRerankRequest = Type.Object({
+const teiRerankFields = {
   query: Type.String({ minLength: 1, examples: ['What is Deep Learning?'] }),
   texts: Type.Array(Type.String(), { minItems: 1, description: 'Passages to score; at most max_documents_per_request (413 batch_too_large).' }),
   truncate: Truncate,
@@ -33,7 +33,8 @@ export const TeiRerankRequest = Type.Object({
   raw_scores: Type.Optional(Type.Boolean({ default: false, description: 'Return the logit instead of the probability.' })),
   return_text: Type.Optional(Type.Boolean({ default: false, description: 'Echo each passage as `text`.' })),
   model: Model('crossgate extension: the cross-encoder to use. '),
-}, { $id: 'TeiRerankRequest', examples: [{ query: 'What is Deep Learning?', texts: ['Deep Learning is ...', 'Bananas are yellow'] }] });
+};
+export const TeiRerankRequest = Type.Object(teiRerankFields, { $id: 'TeiRerankRequest', examples: [{ query: 'What is Deep Learning?', texts: ['Deep Learning is ...', 'Bananas are yellow'] }] });
 
 export const CohereRerankRequest = Type.Object({
   model: Model('Cross-encoder name (Cohere/Jina require it; crossgate accepts it missing). '),
@@ -90,15 +91,6 @@ export const TeiSimilarityRequest = Type.Object(teiSimilarityFields, {
   $id: 'TeiSimilarityRequest', examples: [{ inputs: { source_sentence: 'What is Deep Learning?', sentences: ['What is Machine Learning?'] } }],
 });
 
-const teiRerankFields = {
-  query: Type.String({ minLength: 1, examples: ['What is Deep Learning?'] }),
-  texts: Type.Array(Type.String(), { minItems: 1, description: 'Passages to score; at most max_documents_per_request (413 batch_too_large).' }),
-  truncate: Truncate,
-  truncation_direction: TruncationDirection,
-  raw_scores: Type.Optional(Type.Boolean({ default: false, description: 'Return the logit instead of the probability.' })),
-  return_text: Type.Optional(Type.Boolean({ default: false, description: 'Echo each passage as `text`.' })),
-  model: Model('crossgate extension: the cross-encoder to use. '),
-};
 
 export const TeiRootRequest = Type.Union([
   Type.Object(teiRerankFields, { title: 'rerank ({query, texts})' }),
