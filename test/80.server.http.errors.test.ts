@@ -9,6 +9,7 @@ import { ensureGenerated } from '../models/generate.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
 import { ERROR_TYPES } from '../src/server/errors.js';
 import { defaultConfig, type ServerConfig } from '../src/server/limits.js';
+import { familyStatus, type ErrorFamily } from '../src/server/routes/family.js';
 import { startServer, type ModelRef, type RunningServer } from '../src/server/server.js';
 import { nextBatch, untilIdle } from './40.infer.idle.js';
 import { untilMetric } from './71.server-foundations.metric-wait.js';
@@ -22,13 +23,20 @@ function config(over: Partial<ServerConfig> = {}): ServerConfig {
   return { ...defaultConfig(), port: 0, threads: 1, ...over };
 }
 
-interface Res { status: number; headers: Headers; json: any }
+interface Res { status: number; headers: Headers; json: any; path: string }
 async function call(url: string, init: RequestInit = {}): Promise<Res> {
   const r = await fetch(url, init);
   const text = await r.text();
   let json: unknown;
   try { json = JSON.parse(text); } catch { json = text; }
-  return { status: r.status, headers: r.headers, json };
+  return { status: r.status, headers: r.headers, json, path: new URL(url).pathname };
+}
+
+/** The API family a route answers errors in (routes/family.ts). */
+function familyOf(path: string): ErrorFamily {
+  if (path === '/v1/embeddings') return 'openai';
+  if (/^\/v[12]\/(rerank|embed)$/.test(path)) return 'cohere';
+  return 'tei';
 }
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Res> {
   return call(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
@@ -36,8 +44,24 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
 
 /** The body is exactly {error, error_type}, and the status is the one the enum maps the type to. */
 function isError(r: Res, type: keyof typeof ERROR_TYPES, pattern?: RegExp): void {
-  assert.equal(r.status, ERROR_TYPES[type].status, `status for ${type}: ${JSON.stringify(r.json)}`);
+  const family = familyOf(r.path);
   assert.equal(r.headers.get('content-type'), 'application/json');
+  if (family === 'openai') {
+    assert.deepEqual(Object.keys(r.json), ['error']);
+    assert.deepEqual(Object.keys(r.json.error).sort(), ['code', 'message', 'param', 'type']);
+    const model = r.json.error.code === 'model_not_found';
+    assert.equal(r.status, familyStatus(family, type, model), `status for ${type}: ${JSON.stringify(r.json)}`);
+    if (!model) assert.equal(r.json.error.code, type === 'unauthorized' ? 'invalid_api_key' : type);
+    if (pattern) assert.match(r.json.error.message, pattern);
+    return;
+  }
+  if (family === 'cohere') {
+    assert.deepEqual(Object.keys(r.json).sort(), ['id', 'message']);
+    if (r.status !== 404) assert.equal(r.status, familyStatus(family, type), `status for ${type}: ${JSON.stringify(r.json)}`);
+    if (pattern) assert.match(r.json.message, pattern);
+    return;
+  }
+  assert.equal(r.status, ERROR_TYPES[type].status, `status for ${type}: ${JSON.stringify(r.json)}`);
   assert.deepEqual(Object.keys(r.json).sort(), ['error', 'error_type']);
   assert.equal(r.json.error_type, type);
   if (pattern) assert.match(r.json.error, pattern);
@@ -123,7 +147,7 @@ describe('HTTP errors', () => {
         ['/rerank', { query: QUERY, texts: PASSAGES, model: 'nope' }, /model "nope" is not a served cross-encoder; served: "a", "b"/],
         ['/rerank', [QUERY], /^body must be an object; got an array/],
         ['/v2/rerank', { query: QUERY, documents: [{ txt: 'x' }] }, /^\/documents\/0\/text is required/],
-        ['/v2/rerank', { query: QUERY, documents: [42] }, /^\/documents\/0 must be a string or an object \{text: string\}; got number 42/],
+        ['/v2/rerank', { query: QUERY, documents: [42] }, /^\/documents\/0 must be a string or an object \(structured document\); got number 42/],
         ['/v2/rerank', { query: QUERY, documents: PASSAGES, top_n: 0 }, /^\/top_n must be an integer >= 1; got 0/],
         ['/v2/rerank', { query: QUERY, documents: PASSAGES, max_tokens_per_doc: 1.5 }, /^\/max_tokens_per_doc must be an integer >= 1/],
         ['/embed', { inputs: [] }, /^\/inputs has 0 items; it needs at least 1/],

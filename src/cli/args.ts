@@ -62,9 +62,48 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedValues {
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
   } catch (e) {
-    throw new UsageError(cleanParseError((e as Error).message), spec);
+    const msg = cleanParseError((e as Error).message);
+    const flag = /^unknown option '(-{1,2}[^']+)'/.exec(msg)?.[1];
+    const hint = flag === undefined ? null : didYouMean(flag.replace(/^-+/, '').split('=')[0], Object.keys(spec.options));
+    throw new UsageError(hint ? `${msg}; did you mean --${hint}?` : msg, spec);
   }
   return parsed.values as ParsedValues;
+}
+
+/** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The closest candidate within a third of the word's length (at least 1, at most 3 edits), or a unique prefix match; else null. */
+export function didYouMean(word: string, candidates: readonly string[]): string | null {
+  const w = word.toLowerCase();
+  const prefixed = candidates.filter((c) => c.startsWith(w) && w.length >= 2);
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | null = null;
+  let bestD = Math.min(3, Math.max(1, Math.floor(w.length / 3)));
+  for (const c of candidates) {
+    const dd = distance(w, c.toLowerCase());
+    if (dd <= bestD && (best === null || dd < distance(w, best.toLowerCase()))) { best = c; bestD = dd; }
+  }
+  return best;
+}
+
+/**
+ * A usage error as well-kept CLIs print it: the problem (naming the flag), one usage line, and where the
+ * full help is; never the whole help. main() exits 2 after it.
+ */
+export function formatUsageError(e: UsageError): string {
+  const spec = e.command;
+  if (!spec) return `crossgate: ${e.message}\nUsage: crossgate <command> [options]\nRun 'crossgate --help' for the commands.\n`;
+  return `crossgate ${spec.name}: ${e.message}\nUsage: crossgate ${spec.usage[0]}\nRun 'crossgate ${spec.name} --help' for all options.\n`;
 }
 
 function cleanParseError(msg: string): string {

@@ -15,6 +15,7 @@ import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline, rerank, type GateD
 import { HELP_OPTION, INFER_OPTIONS, inferOptions, optionalInt, optionalProbability, optionalString, type CommandSpec } from './args.js';
 import { f4, formatDecision, formatPath } from './format.js';
 import { Output } from './io.js';
+import { plural } from './format.js';
 import { HUB_REPOS, resolveDemoModel, type ResolvedModel } from './model-paths.js';
 
 export const RANDOM_WEIGHTS_BANNER = [
@@ -155,7 +156,7 @@ export const demoCommand: CommandSpec = {
       const collection = Collection.create(bi);
       const ti = performance.now();
       await collection.add(DEMO_CORPUS);
-      await out.line(`indexed ${collection.size} documents in ${(performance.now() - ti).toFixed(0)} ms (dim ${collection.dim})`);
+      await out.line(`indexed ${plural(collection.size, 'document')} in ${(performance.now() - ti).toFixed(0)} ms (dim ${collection.dim})`);
       // A temporary gap log, so the demo can end with the report `crossgate gaps` prints for a real collection.
       const gapDir = await mkdtemp(join(tmpdir(), 'crossgate-demo-gaps-'));
       try {

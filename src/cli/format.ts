@@ -61,3 +61,27 @@ export function formatDecision(d: GateDecision, opts: { showRetrieval?: boolean 
   if (d.gap) lines.push(d.gap.recorded ? `Gap log: recorded (${d.gap.kind}) in ${d.gap.path}` : d.gap.error ? `Gap log: NOT recorded: ${d.gap.error}` : 'Gap log: answers not tallied');
   return lines;
 }
+
+/** "1 document", "2 documents" (pass the plural for irregular words). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+/** Bytes in the unit people read: "512 B", "3.4 KB", "87.1 MB", "1.20 GB" (powers of 1000, as disks and hubs count). */
+export function humanBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 1000) return `${Math.round(n)} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1000 && u < units.length - 1) { v /= 1000; u++; }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
+/** Seconds as "0.4 s", "12 s", "3 min 05 s"; "?" while unknown. */
+export function humanSeconds(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  if (s < 10) return `${s.toFixed(1)} s`;
+  if (s < 60) return `${Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${String(Math.round(s - m * 60)).padStart(2, '0')} s`;
+}

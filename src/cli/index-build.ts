@@ -8,6 +8,7 @@ import { DOCUMENT_LINE, readDocuments } from './documents.js';
 import { hintIfInteractive } from './io.js';
 import { resolveModelArg } from './model-paths.js';
 import { createProgress } from './progress.js';
+import { plural } from './format.js';
 
 export const indexBuildCommand: CommandSpec = {
   name: 'index build',
@@ -69,7 +70,7 @@ export const indexBuildCommand: CommandSpec = {
       await collection.save(out);
       const secs = (performance.now() - t0) / 1000;
       process.stderr.write(
-        `indexed ${docs.length} documents (dim ${encoder.dim}, ${storage}) in ${secs.toFixed(1)} s (${(docs.length / secs).toFixed(1)} docs/s) -> ${out}\n`,
+        `indexed ${plural(docs.length, 'document')} (dim ${encoder.dim}, ${storage}) in ${secs.toFixed(1)} s (${(docs.length / secs).toFixed(1)} docs/s) -> ${out}\n`,
       );
     } finally {
       progress.stop();

@@ -3,8 +3,9 @@
 // codes (1: the command failed, one line on stderr; 2: it was called wrongly, message plus usage).
 import { ApiError, cliExitCode } from '../server/errors.js';
 import { VERSION } from '../version.js';
+import { ModelKindError } from '../models/model-dir.js';
 import { DEFAULT_CPU_WORKERS } from '../infer/options.js';
-import { formatHelp, parseCommand, UsageError, type CommandSpec } from './args.js';
+import { didYouMean, formatHelp, formatUsageError, parseCommand, UsageError, type CommandSpec } from './args.js';
 import { askCommand } from './ask.js';
 import { calibrateCommand } from './calibrate.js';
 import { demoCommand } from './demo.js';
@@ -58,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(target ? formatHelp(target.spec) : topLevelHelp());
     return first === undefined ? 2 : 0;
   }
-  if (first === '--version' || first === '-v') {
+  if (first === '--version' || first === '-V' || first === '-v') {
     process.stdout.write(`crossgate ${VERSION}\n`);
     return 0;
   }
@@ -70,7 +71,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`crossgate ${first}: subcommands\n\n${group.map((c) => `  crossgate ${c.name}  ${c.summary}`).join('\n')}\n`);
         return argv[1] === undefined ? 2 : 0;
       }
-      const what = group.length > 0 ? `unknown subcommand "${first} ${argv[1]}"` : `unknown command "${first}"`;
+      const names = [...new Set(COMMANDS.map((c) => c.name.split(' ')[0]))];
+      const hint = group.length > 0
+        ? didYouMean(argv[1] ?? '', group.map((c) => c.name.split(' ').slice(1).join(' ')))
+        : didYouMean(first, names);
+      const what = (group.length > 0 ? `unknown subcommand "${first} ${argv[1]}"` : `unknown command "${first}"`) +
+        (hint ? `; did you mean "${group.length > 0 ? `${first} ${hint}` : hint}"?` : '');
       throw new UsageError(what, null);
     }
     // serve (repeatable flags, --no-x, env fallbacks) and models (subcommands) parse argv themselves.
@@ -87,10 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`crossgate: ${e.message}\n\n${e.command ? formatHelp(e.command) : topLevelHelp()}`);
+      process.stderr.write(formatUsageError(e));
       return 2;
     }
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = e instanceof ModelKindError ? e.cliMessage : e instanceof Error ? e.message : String(e);
     process.stderr.write(`crossgate${found ? ' ' + found.spec.name : ''}: ${msg.split('\n')[0]}\n`);
     if (process.env.CROSSGATE_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     // A server-kind error (same vocabulary as HTTP and WS) exits with its kind's code; anything else is 1.

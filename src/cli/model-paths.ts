@@ -1,8 +1,8 @@
 // Finds the models a command runs: an explicit directory or cached hub repo id, else a Hugging Face hub
 // cache snapshot that holds an ONNX export, else a generated random-weight clone (built once, with progress).
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { findCachedSnapshot, HubError, hubCacheDir, isRepoRef, resolveModelRef } from '../models/hub/index.js';
+import { isGeneratedModel, randomWeightsWarning } from '../models/generated.js';
 import { createProgress } from './progress.js';
 
 /** Where a model directory came from; `generated` models have random weights and meaningless scores. */
@@ -38,28 +38,24 @@ export function findHubSnapshot(repoId: string, env: NodeJS.ProcessEnv = process
  */
 export function resolveModelArg(flag: string, value: string, opts: { quantized?: boolean; env?: NodeJS.ProcessEnv } = {}): string {
   try {
-    return resolveModelRef(value, opts);
+    const dir = resolveModelRef(value, opts);
+    warnIfGenerated(dir);
+    return dir;
   } catch (e) {
     if (e instanceof HubError) throw new HubError(e.code, `${flag} ${value}: ${e.message}`, { status: e.status, cause: e });
     throw e;
   }
 }
 
-/**
- * True for models written by models/generate.ts. The generator stamps its config.json; a model without
- * that stamp is treated as real (we cannot prove its weights are trained, but we do not claim they are not).
- */
-export function isGeneratedModel(dir: string): boolean {
-  try {
-    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    return GENERATED_MARKERS.some((k) => config[k] !== undefined && config[k] !== false);
-  } catch {
-    return false;
-  }
-}
+export { isGeneratedModel } from '../models/generated.js';
 
-/** The config.json key models/generate.ts stamps (version, preset, seed) on everything it writes. */
-const GENERATED_MARKERS = ['crossgate_generator'];
+const warned = new Set<string>();
+/** Prints the random-weights line on stderr, once per model directory and process. */
+export function warnIfGenerated(dir: string, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): void {
+  if (warned.has(dir) || !isGeneratedModel(dir)) return;
+  warned.add(dir);
+  write(randomWeightsWarning(dir));
+}
 
 export const HUB_REPOS = {
   cross: 'cross-encoder/ms-marco-MiniLM-L-6-v2',

@@ -17,6 +17,8 @@ import { locksDir } from '../models/hub/cache.js';
 import { DEMO_CORPUS, DEMO_QUERIES } from '../pipeline/demo-corpus.js';
 import { formatHelp, UsageError, type CommandSpec, type OptionSpec, type ParsedValues } from './args.js';
 import { createProgress, type Progress } from './progress.js';
+import { isGeneratedModel } from '../models/generated.js';
+import { packageRoot } from '../native.js';
 
 /** Where the command writes: data (dirs, tables) to out, progress and notes to err. */
 export interface ModelsIo {
@@ -85,7 +87,7 @@ function pullReporter(io: ModelsIo): (e: PullEvent) => void {
         if (e.state === 'cached') io.err.write(`  ${e.path} (${human(e.size)}): already in the cache\n`);
         else if (e.state === 'downloading') {
           started = Date.now();
-          if (e.size >= PROGRESS_MIN_BYTES) bar = createProgress(`  ${e.path}`, { stream: io.err as NodeJS.WriteStream, unit: 'MB' });
+          if (e.size >= PROGRESS_MIN_BYTES) bar = createProgress(`  ${e.path}`, { stream: io.err as NodeJS.WriteStream, bytes: true });
         } else {
           bar?.stop();
           bar = null;
@@ -100,7 +102,7 @@ function pullReporter(io: ModelsIo): (e: PullEvent) => void {
         break;
       case 'bytes':
         // The bar shows whole MB: round the total the same way as the count so the end reads 100%.
-        bar?.update(e.done / 1e6, Math.max(1, Math.round(e.total / 1e6)));
+        bar?.update(e.done, e.total);
         break;
       case 'wait':
         io.err.write(`  ${e.path}: waiting for ${e.holder}, which is downloading the same file\n`);
@@ -177,6 +179,26 @@ function onnxText(m: CachedModel): string {
   return parts.length ? parts.join('+') : 'none';
 }
 
+/** The generated random-weight clones (models/generate.ts writes them under $CROSSGATE_MODELS_DIR or models/.generated). */
+function generatedClones(env: NodeJS.ProcessEnv): { repo: string; kind: string; bytes: number; dir: string }[] {
+  const root = env.CROSSGATE_MODELS_DIR || join(packageRoot(), 'models', '.generated');
+  let names: string[];
+  try { names = readdirSync(root).sort(); } catch { return []; }
+  const out: { repo: string; kind: string; bytes: number; dir: string }[] = [];
+  for (const name of names) {
+    const dir = join(root, name);
+    if (!isGeneratedModel(dir)) continue;
+    const size = (p: string): number => {
+      const st = statSync(p);
+      return st.isDirectory() ? readdirSync(p).reduce((n, f) => n + size(join(p, f)), 0) : st.size;
+    };
+    let kind = '-';
+    try { kind = loadModelDir(dir).kind; } catch { /* listed as "-" */ }
+    out.push({ repo: `generated/${name}`, kind, bytes: size(dir), dir });
+  }
+  return out;
+}
+
 const list: Sub = {
   name: 'list',
   summary: 'list the models in the hub cache with their kind, size and revision',
@@ -195,18 +217,21 @@ const list: Sub = {
   async run(values, _pos, io) {
     const settings = settingsFor(values, io);
     const models = listCachedModels(settings.cacheDir);
+    const clones = generatedClones(io.env ?? process.env);
     if (values.json === true) {
-      for (const m of models) {
-        io.out.write(JSON.stringify({ repo: m.repoId, kind: m.kind, bytes: m.sizeBytes, revision: m.current?.refs[0] ?? null, commit: m.current?.commit ?? null, dir: m.current?.dir ?? null, onnx: m.onnx, problem: m.problem }) + '\n');
-      }
+      // One JSON array ([] when there is nothing), so `| jq` always has a document to read.
+      const rows: unknown[] = models.map((m) => ({ repo: m.repoId, kind: m.kind, bytes: m.sizeBytes, revision: m.current?.refs[0] ?? null, commit: m.current?.commit ?? null, dir: m.current?.dir ?? null, onnx: m.onnx, problem: m.problem, generated: false }));
+      for (const g of clones) rows.push({ repo: g.repo, kind: g.kind, bytes: g.bytes, revision: null, commit: null, dir: g.dir, onnx: 'fp32+int8', problem: null, generated: true });
+      io.out.write(JSON.stringify(rows) + '\n');
       return;
     }
     io.out.write(`hub cache: ${settings.cacheDir}\n`);
-    if (models.length === 0) {
+    if (models.length === 0 && clones.length === 0) {
       io.out.write('no models; get one with `crossgate models pull cross-encoder/ms-marco-MiniLM-L-6-v2`\n');
       return;
     }
     const rows = models.map((m) => [m.repoId, m.kind ?? '-', human(m.sizeBytes), revisionText(m), onnxText(m), m.problem ? `(${m.problem.split(';')[0]})` : '']);
+    for (const g of clones) rows.push([g.repo, g.kind, human(g.bytes), '-', 'fp32', '(generated: random weights)']);
     const head = ['REPO', 'KIND', 'SIZE', 'REVISION', 'ONNX', ''];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     for (const r of [head, ...rows]) io.out.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd() + '\n');

@@ -69,6 +69,8 @@ export function pickOutputName(names: readonly string[], kind: ModelKind): strin
 export class ModelKindError extends Error {
   readonly dir: string;
   readonly detected: ModelKind;
+  /** The message for CLI users: the flag to use, no library-only option. */
+  readonly cliMessage: string;
   constructor(dir: string, detected: ModelKind, evidence: string, overridable: boolean) {
     const use = detected === 'bi-encoder'
       ? 'load it with BiEncoder / pass it as --embedder / --bi-encoder'
@@ -77,6 +79,8 @@ export class ModelKindError extends Error {
     const override = overridable ? `; if it really is a ${other} export, pass assumeKind: true to skip detection` : '';
     super(`${dir} is a ${detected} (${evidence}); ${use}${override}`);
     this.name = 'ModelKindError';
+    // The CLI has no detection override: its words name only the flag that takes this kind.
+    this.cliMessage = `${dir} is a ${detected} (${evidence}); pass it as ${detected === 'bi-encoder' ? '--bi-encoder (serve: --embedder NAME=DIR)' : '--model / --cross-encoder (serve: --reranker NAME=DIR)'}`;
     this.dir = dir;
     this.detected = detected;
   }
@@ -457,7 +461,7 @@ export function loadModelDir(dir: string, opts: LoadModelOptions = {}): ModelSpe
   if (opts.quantized) {
     if (files.quantized.length === 0) {
       const found = files.all.length ? `found only ${files.all.join(', ')}` : 'found no .onnx file at all';
-      throw new ModelDirError(abs, `quantized: true but there is no quantized ONNX file (looked for *_quantized.onnx, *_int8.onnx, *_qint8*.onnx in onnx/ and the top level; ${found}); create one with \`optimum-cli onnxruntime quantize\` or drop quantized`);
+      throw new ModelDirError(abs, `quantized: true but there is no quantized ONNX file (looked for *_quantized.onnx, *_int8.onnx, *_qint8*.onnx in onnx/ and the top level; ${found}); create one with \`crossgate models quantize ${abs}\`, or drop --quantized`);
     }
     onnxPath = files.quantized[0];
   } else if (files.fp32) {

@@ -2,6 +2,7 @@
 // declaration, runs the handler, and answers 404/405 for everything else. Auth, readiness, admission,
 // metrics and the {error, error_type} body are handled here for every route alike.
 import { ApiError, CallCancelledError, ERROR_TYPES, toApiError } from './errors.js';
+import { sendFamilyError } from './routes/family.js';
 import { routes, type HandlerOutput, type HttpDeps, type Route, type RouteDoc } from './routes/index.js';
 import { checkJsonDepth, publicError } from './guards.js';
 import { parseJsonBody, precheckCount, validateBody } from './validate.js';
@@ -77,7 +78,7 @@ async function serve(deps: HttpDeps, route: Route, docs: readonly RouteDoc[], re
       status = err.status;
       if (status >= 500 && status !== 503 && status !== 504) deps.log(`crossgate: ${route.doc.method.toUpperCase()} ${path} -> ${status} ${err.type}: ${err.message}`);
       // File paths (model directories) stay in the log line above; the client gets them as <path>.
-      reply.sendError(publicError(err, routePaths(docs)), {}, err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
+      status = sendFamilyError(reply, route.doc.family, publicError(err, routePaths(docs)), err.type === 'draining' || ctx.phase === 'draining' || ctx.phase === 'closed');
     } finally {
       if (release) (release as () => void)();
       deps.shutdownSignal.removeEventListener('abort', onShutdown);

@@ -131,6 +131,8 @@ export class Gauge<L extends string = never> extends Metric<L> {
   }
 
   protected renderSeries(out: string[]): void {
+    // A gauge without labels has one value from the start: 0 until set, so the first scrape has a sample.
+    if (this.series.size === 0 && this.labelNames.length === 0) out.push(`${this.name} 0`);
     for (const s of this.series.values()) out.push(`${this.name}${Metric.braces(s.labels)} ${formatValue((s.state as { v: number }).v)}`);
   }
 }

@@ -3,6 +3,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { ERROR_TYPES, ERROR_TYPE_NAMES, type ErrorType } from './errors.js';
 import { limitsInfo, type ServerConfig } from './limits.js';
+import { FAMILY_ERROR_SCHEMAS, familyStatus } from './routes/family.js';
 import type { RouteDoc } from './routes/route.js';
 import { errorSchema, RESPONSES } from './schemas.js';
 
@@ -20,19 +21,24 @@ function errorResponses(doc: RouteDoc): Record<string, unknown> {
   const types = new Set<ErrorType>(doc.errors);
   if (doc.auth) types.add('unauthorized');
   types.add('internal');
-  const byStatus = new Map<number, ErrorType[]>();
+  const family = doc.family ?? 'tei';
+  const byStatus = new Map<number, string[]>();
+  const add = (status: number, line: string): void => { byStatus.set(status, [...(byStatus.get(status) ?? []), line]); };
+  let retry = new Set<number>();
   for (const t of ERROR_TYPE_NAMES) {
     if (!types.has(t)) continue;
-    const s = ERROR_TYPES[t].status;
-    byStatus.set(s, [...(byStatus.get(s) ?? []), t]);
+    const s = familyStatus(family, t);
+    add(s, `${t}: ${ERROR_TYPES[t].meaning}`);
+    if ('retryAfterS' in ERROR_TYPES[t]) retry = retry.add(s);
+    if (t === 'validation' && family !== 'tei') add(familyStatus(family, t, true), 'model_not_found: no served model has that name');
   }
+  const schema = family === 'tei' ? 'Error' : FAMILY_ERROR_SCHEMAS[family].name;
   const out: Record<string, unknown> = {};
   for (const [status, list] of [...byStatus].sort((a, b) => a[0] - b[0])) {
-    const retry = list.some((t) => 'retryAfterS' in ERROR_TYPES[t]);
     out[String(status)] = {
-      description: list.map((t) => `${t}: ${ERROR_TYPES[t].meaning}`).join('; '),
-      ...(retry ? { headers: { 'retry-after': { description: 'Seconds to wait before retrying.', schema: int } } } : {}),
-      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      description: list.join('; '),
+      ...(retry.has(status) ? { headers: { 'retry-after': { description: 'Seconds to wait before retrying.', schema: int } } } : {}),
+      content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
     };
   }
   return out;
@@ -63,6 +69,7 @@ export function buildOpenApi(routes: readonly RouteDoc[], config: ServerConfig, 
   }
   const limits = limitsInfo(config);
   const schemas: Record<string, unknown> = { Error: errorSchema(ERROR_TYPE_NAMES) };
+  for (const f of Object.values(FAMILY_ERROR_SCHEMAS)) schemas[f.name] = component(f.schema);
   for (const r of routes) if (r.request) schemas[requestName(r.request)] = component(r.request);
   for (const [name, s] of Object.entries(RESPONSES)) schemas[name] = component(s);
   return {

@@ -25,7 +25,7 @@ const PromptName = Type.Optional(Type.Null({ description: 'Not supported (no sen
 // Requests (one per route body). Unknown keys are allowed: TEI/Cohere/OpenAI clients send extra fields.
 // ---------------------------------------------------------------------------------------------
 
-export const TeiRerankRequest = Type.Object({
+const teiRerankFields = {
   query: Type.String({ minLength: 1, examples: ['What is Deep Learning?'] }),
   texts: Type.Array(Type.String(), { minItems: 1, description: 'Passages to score; at most max_documents_per_request (413 batch_too_large).' }),
   truncate: Truncate,
@@ -33,28 +33,99 @@ export const TeiRerankRequest = Type.Object({
   raw_scores: Type.Optional(Type.Boolean({ default: false, description: 'Return the logit instead of the probability.' })),
   return_text: Type.Optional(Type.Boolean({ default: false, description: 'Echo each passage as `text`.' })),
   model: Model('crossgate extension: the cross-encoder to use. '),
-}, { $id: 'TeiRerankRequest' });
+};
+export const TeiRerankRequest = Type.Object(teiRerankFields, { $id: 'TeiRerankRequest', examples: [{ query: 'What is Deep Learning?', texts: ['Deep Learning is ...', 'Bananas are yellow'] }] });
 
 export const CohereRerankRequest = Type.Object({
   model: Model('Cross-encoder name (Cohere/Jina require it; crossgate accepts it missing). '),
   query: Type.String({ minLength: 1 }),
   documents: Type.Array(
-    Type.Union([Type.String(), Type.Object({ text: Type.String() })], { title: 'a string or an object {text: string}' }),
-    { minItems: 1, description: 'Strings or {text} objects; at most max_documents_per_request (413 batch_too_large).' },
+    Type.Union([Type.String(), Type.Object({}, { additionalProperties: true })], { title: 'a string or an object (structured document)' }),
+    { minItems: 1, description: 'Strings, or objects ranked on rank_fields (default ["text"]); at most max_documents_per_request (413 batch_too_large).' },
   ),
+  rank_fields: Type.Optional(Type.Array(Type.String(), { minItems: 1, description: 'For object documents: the keys ranked on, each as "key: value" on its own line, in this order (Cohere v1 / Jina). Default ["text"].' })),
   top_n: Type.Optional(Type.Integer({ minimum: 1, description: 'Return only the best N results (default: all).' })),
   max_tokens_per_doc: Type.Optional(Type.Integer({ minimum: 1, description: 'Each document is cut to this many tokens; the query is not cut by it (Cohere default 4096). The pair limit (min of max_input_tokens and the model max length) still applies and cuts the document further.' })),
-  return_documents: Type.Optional(Type.Boolean({ description: 'Include {text} per result. Default false on /v2/rerank (Cohere), true on /v1/rerank (Jina).' })),
-}, { $id: 'CohereRerankRequest' });
+  return_documents: Type.Optional(Type.Boolean({ default: false, description: 'Include the document per result ({text} for a string, the object as sent for an object). Default false, as Cohere documents it for v1 and v2.' })),
+}, { $id: 'CohereRerankRequest', examples: [{ model: 'rerank', query: 'What is Deep Learning?', documents: ['Deep Learning is ...', { title: 'Bananas', text: 'Bananas are yellow' }], top_n: 1 }] });
 
-export const TeiEmbedRequest = Type.Object({
+const teiEmbedFields = {
   inputs: Inputs,
   truncate: Truncate,
   truncation_direction: TruncationDirection,
   normalize: Type.Optional(Type.Boolean({ default: true, description: 'L2-normalise each vector.' })),
   prompt_name: PromptName,
   model: Model('crossgate extension: the bi-encoder to use. '),
-}, { $id: 'TeiEmbedRequest' });
+};
+export const TeiEmbedRequest = Type.Object(teiEmbedFields, { $id: 'TeiEmbedRequest', examples: [{ inputs: ['What is Deep Learning?'] }] });
+
+const Text = Type.String();
+const Pair = Type.Array(Text, { minItems: 1, maxItems: 2, title: '[text] or [text, text_pair]' });
+const teiPredictFields = {
+  inputs: Type.Union([Text, Pair, Type.Array(Pair, { minItems: 1 })], {
+    title: 'a pair [query, text], or a batch of pairs [[query, text], ...]',
+    description: 'TEI\'s sequence-classification input. crossgate\'s cross-encoders score pairs: a single text (a string or [text]) is refused with 422.',
+  }),
+  truncate: Truncate,
+  truncation_direction: TruncationDirection,
+  raw_scores: Type.Optional(Type.Boolean({ default: false, description: 'The logit instead of the sigmoid / softmax probability.' })),
+  model: Model('crossgate extension: the cross-encoder to use. '),
+};
+export const TeiPredictRequest = Type.Object(teiPredictFields, {
+  $id: 'TeiPredictRequest', examples: [{ inputs: ['What is Deep Learning?', 'Deep Learning is a branch of machine learning.'] }, { inputs: [['q', 'a'], ['q', 'b']], raw_scores: true }],
+});
+
+const teiSimilarityFields = {
+  inputs: Type.Object({
+    source_sentence: Type.String({ examples: ['What is Deep Learning?'] }),
+    sentences: Type.Array(Type.String(), { minItems: 1, examples: [['What is Machine Learning?']] }),
+  }),
+  parameters: Type.Optional(Type.Union([Type.Null(), Type.Object({
+    truncate: Truncate,
+    truncation_direction: TruncationDirection,
+    prompt_name: PromptName,
+  })], { title: 'null or {truncate, truncation_direction}' })),
+  model: Model('crossgate extension: the bi-encoder to use. '),
+};
+export const TeiSimilarityRequest = Type.Object(teiSimilarityFields, {
+  $id: 'TeiSimilarityRequest', examples: [{ inputs: { source_sentence: 'What is Deep Learning?', sentences: ['What is Machine Learning?'] } }],
+});
+
+
+export const TeiRootRequest = Type.Union([
+  Type.Object(teiRerankFields, { title: 'rerank ({query, texts})' }),
+  Type.Object(teiSimilarityFields, { title: 'similarity ({inputs: {source_sentence, sentences}})' }),
+  Type.Object(teiEmbedFields, { title: 'embed ({inputs: text or texts}, when a bi-encoder is served)' }),
+  Type.Object(teiPredictFields, { title: 'predict ({inputs: pair or pairs})' }),
+], { $id: 'TeiRootRequest', title: 'a TEI /rerank, /similarity, /embed or /predict body' });
+
+export const EMBEDDING_TYPES = ['float', 'int8', 'uint8', 'binary', 'ubinary', 'base64'] as const;
+export type EmbeddingType = typeof EMBEDDING_TYPES[number];
+const EmbeddingTypes = Type.Array(
+  Type.Union(EMBEDDING_TYPES.map((t) => Type.Literal(t))),
+  { minItems: 1, description: 'float, int8/uint8 (scalar-quantised: round(v*127) / round((v+1)*127.5)), binary/ubinary (sign bits packed 8 per byte; binary = ubinary - 128; needs a dimension divisible by 8), base64 (little-endian float32).' },
+);
+const CohereTruncate = Type.Optional(Type.Union([Type.Literal('NONE'), Type.Literal('START'), Type.Literal('END')], {
+  default: 'END', description: 'NONE = refuse over-long inputs (422 input_too_long), START = cut the start, END = cut the end.',
+}));
+const InputType = Type.Optional(Type.Union(['search_document', 'search_query', 'classification', 'clustering', 'image'].map((t) => Type.Literal(t)), {
+  description: 'Accepted and recorded; crossgate\'s bi-encoders use no prompt per input type.',
+}));
+export const CohereEmbedV1Request = Type.Object({
+  texts: Type.Array(Type.String(), { minItems: 1, description: 'At most max_documents_per_request (413 batch_too_large).' }),
+  model: Model('Bi-encoder name. '),
+  input_type: InputType,
+  embedding_types: Type.Optional(EmbeddingTypes),
+  truncate: CohereTruncate,
+}, { $id: 'CohereEmbedV1Request', examples: [{ texts: ['hello', 'goodbye'], input_type: 'search_document' }] });
+export const CohereEmbedV2Request = Type.Object({
+  texts: Type.Array(Type.String(), { minItems: 1, description: 'At most max_documents_per_request (413 batch_too_large).' }),
+  model: Model('Bi-encoder name (Cohere requires it; crossgate accepts it missing). '),
+  input_type: InputType,
+  embedding_types: Type.Optional(EmbeddingTypes),
+  truncate: CohereTruncate,
+  output_dimension: Type.Optional(Type.Integer({ minimum: 1, description: 'Must equal the model dimension when given.' })),
+}, { $id: 'CohereEmbedV2Request', examples: [{ model: 'bi', texts: ['hello'], input_type: 'search_query', embedding_types: ['float', 'int8'] }] });
 
 export const OpenAiEmbeddingsRequest = Type.Object({
   input: Inputs,
@@ -62,7 +133,7 @@ export const OpenAiEmbeddingsRequest = Type.Object({
   encoding_format: Type.Optional(Type.Union([Type.Literal('float'), Type.Literal('base64')], { default: 'float', description: 'base64 = little-endian float32 bytes, base64-encoded.' })),
   dimensions: Type.Optional(Type.Integer({ minimum: 1, description: 'Must equal the model dimension when given (no Matryoshka truncation).' })),
   user: Type.Optional(Type.String({ description: 'Accepted and ignored.' })),
-}, { $id: 'OpenAiEmbeddingsRequest' });
+}, { $id: 'OpenAiEmbeddingsRequest', examples: [{ input: ['hello'], model: 'bi', encoding_format: 'float' }] });
 
 export const TokenizeRequest = Type.Object({
   inputs: Inputs,
@@ -91,6 +162,11 @@ export type AskBody = Static<typeof AskRequest>;
 export type TeiRerankBody = Static<typeof TeiRerankRequest>;
 export type CohereRerankBody = Static<typeof CohereRerankRequest>;
 export type TeiEmbedBody = Static<typeof TeiEmbedRequest>;
+export type TeiPredictBody = Static<typeof TeiPredictRequest>;
+export type TeiSimilarityBody = Static<typeof TeiSimilarityRequest>;
+export type TeiRootBody = Static<typeof TeiRootRequest>;
+export type CohereEmbedV1Body = Static<typeof CohereEmbedV1Request>;
+export type CohereEmbedV2Body = Static<typeof CohereEmbedV2Request>;
 export type OpenAiEmbeddingsBody = Static<typeof OpenAiEmbeddingsRequest>;
 export type TokenizeBody = Static<typeof TokenizeRequest>;
 export type SearchBody = Static<typeof SearchRequest>;
@@ -145,7 +221,7 @@ export const CohereRerankResponse = Type.Object({
     Type.Object({
       index: Int,
       relevance_score: Type.Number({ description: 'Probability in [0, 1].' }),
-      document: Type.Optional(Type.Object({ text: Str }, strict)),
+      document: Type.Optional(Type.Object({}, { additionalProperties: true, description: '{text} for a string document; an object document as it was sent.' })),
     }, strict),
     { description: 'Sorted by relevance_score, highest first; top_n long when top_n is given.' },
   ),
@@ -160,6 +236,47 @@ export const CohereRerankResponse = Type.Object({
 export type CohereRerankReply = Static<typeof CohereRerankResponse>;
 
 export const TeiEmbedResponse = Type.Array(Type.Array(Num), { description: 'One vector per input, in input order.' });
+
+const Prediction = Type.Object({ score: Num, label: Str }, strict);
+export const TeiPredictResponse = Type.Union([
+  Type.Array(Prediction, { title: 'one input: its labels by score' }),
+  Type.Array(Type.Array(Prediction), { title: 'a batch: one label list per pair' }),
+], { description: 'TEI shape: per pair, every label with its score, highest first (LABEL_0 for a 1-logit model; LABEL_1 = the relevant class, LABEL_0 = 1 - p for a 2-logit model; raw_scores gives the relevant logit only).' });
+export type TeiPrediction = Static<typeof Prediction>;
+
+export const TeiSimilarityResponse = Type.Array(Num, { description: 'Cosine similarity of source_sentence to each sentence, in order (TEI).' });
+
+const EmbeddingsByType = Type.Object({
+  float: Type.Optional(Type.Array(Type.Array(Num))),
+  int8: Type.Optional(Type.Array(Type.Array(Int))),
+  uint8: Type.Optional(Type.Array(Type.Array(Int))),
+  binary: Type.Optional(Type.Array(Type.Array(Int))),
+  ubinary: Type.Optional(Type.Array(Type.Array(Int))),
+  base64: Type.Optional(Type.Array(Str)),
+}, strict);
+const CohereEmbedMeta = Type.Object({
+  api_version: Type.Object({ version: Str }, strict),
+  billed_units: Type.Object({ input_tokens: Int }, strict),
+}, strict);
+export const CohereEmbedV1Response = Type.Object({
+  id: Str,
+  response_type: Type.Union([Type.Literal('embeddings_floats'), Type.Literal('embeddings_by_type')], { description: 'embeddings_floats (a list of vectors) without embedding_types, else embeddings_by_type.' }),
+  embeddings: Type.Union([Type.Array(Type.Array(Num)), EmbeddingsByType]),
+  texts: Type.Array(Str),
+  meta: CohereEmbedMeta,
+}, strict);
+export const CohereEmbedV2Response = Type.Object({
+  id: Str,
+  response_type: Type.Literal('embeddings_by_type'),
+  embeddings: EmbeddingsByType,
+  texts: Type.Array(Str),
+  meta: CohereEmbedMeta,
+}, strict);
+export type CohereEmbeddingsByType = Static<typeof EmbeddingsByType>;
+
+export const TeiRootResponse = Type.Union([TeiRerankResponse, TeiSimilarityResponse, TeiEmbedResponse, TeiPredictResponse], {
+  description: 'The answer of the route the body is for: /rerank, /similarity, /embed or /predict.',
+});
 
 export const OpenAiEmbeddingsResponse = Type.Object({
   object: Type.Literal('list'),
@@ -256,6 +373,7 @@ export const InfoResponse = Type.Object({
     name: Str, kind: Type.Union([Type.Literal('cross-encoder'), Type.Literal('bi-encoder')]), dir: Str, max_length: Int,
     num_labels: Type.Optional(Int), activation: Type.Optional(Str), dim: Type.Optional(Int), pooling: Type.Optional(Str),
     normalize: Type.Optional(Bool), execution_providers: Type.Array(Str),
+    generated: Type.Boolean({ description: 'True for a model generated by crossgate (random weights: its scores are noise).' }),
   }, strict)),
   execution_providers: Type.Array(Str),
   collection: Type.Union([Type.Null(), Type.Object({ documents: Int, dim: Int, embedder: Str }, strict)]),
@@ -276,6 +394,7 @@ export function errorSchema(types: readonly string[]): TSchema {
 /** Response components by the name the OpenAPI document gives them (#/components/schemas/<name>). */
 export const RESPONSES = {
   TeiRerankResponse, CohereRerankResponse, TeiEmbedResponse, OpenAiEmbeddingsResponse, TokenizeResponse,
+  TeiPredictResponse, TeiSimilarityResponse, TeiRootResponse, CohereEmbedV1Response, CohereEmbedV2Response,
   SearchResponse, AskResponse, GapsResponse, HealthResponse, ReadyResponse, InfoResponse, MetricsResponse, OpenApiResponse,
 } as const;
 export type ResponseName = keyof typeof RESPONSES;

@@ -1,6 +1,7 @@
 // startServer: listens first (so /health and /ready answer during start-up), loads and warms the models,
 // turns ready, and shuts down in order: stop accepting, drain in-flight work, close WebSockets with 1001,
 // close the encoders (never exit while ONNX Runtime runs).
+import { isGeneratedModel } from '../models/generated.js';
 import { VERSION } from '../version.js';
 import { setMaxListeners } from 'node:events';
 import { timingSafeEqual, createHash } from 'node:crypto';
@@ -212,6 +213,7 @@ function modelInfo(m: ServedReranker | ServedEmbedder): Record<string, unknown> 
   if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: m.encoder.numLabels, activation: m.encoder.activation });
   else Object.assign(base, { dim: m.encoder.dim, pooling: m.encoder.pooling, normalize: m.encoder.normalizes });
   base.execution_providers = [...m.encoder.executionProviders];
+  base.generated = isGeneratedModel(e.dir);
   return base;
 }
 

@@ -14,7 +14,7 @@ function base64Vector(v: Float32Array): string {
 
 export const OPENAI_ROUTES: Route[] = [
   post(OpenAiEmbeddingsRequest, {
-    path: '/v1/embeddings', operationId: 'embeddingsOpenAI', tag: 'OpenAI', auth: true, response: 'OpenAiEmbeddingsResponse', errors: INFER_ERRORS, timingHeaders: true,
+    path: '/v1/embeddings', operationId: 'embeddingsOpenAI', tag: 'OpenAI', auth: true, family: 'openai', response: 'OpenAiEmbeddingsResponse', errors: INFER_ERRORS, timingHeaders: true,
     summary: 'Embed texts (OpenAI-compatible, with usage)',
     needsReady: true, admits: true, countField: 'input',
   }, async ({ ctx, body: b, signal, route }) => {

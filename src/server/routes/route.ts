@@ -5,6 +5,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { RequestTimings } from '../../infer/scheduler.js';
 import type { ServerContext } from '../context.js';
 import type { ErrorType } from '../errors.js';
+import type { ErrorFamily } from './family.js';
 import type { ResponseName } from '../schemas.js';
 import type { RequestHead } from '../uws.js';
 
@@ -38,6 +39,8 @@ export interface RouteDoc {
   errors: ErrorType[];
   /** True when the 200 response carries the x-*-time headers. */
   timingHeaders?: boolean;
+  /** The error shape and statuses (family.ts); default TEI's {error, error_type}. */
+  family?: ErrorFamily;
 }
 
 export interface HandlerInput<B> {
