@@ -15,6 +15,8 @@ import { loadBeir } from '../src/eval/beir.js';
 import { pairsFromBeir, readPairs } from '../src/eval/pairs.js';
 import { texts } from './40.infer.texts.js';
 import { crossgate, ok } from './60.cli.run.js';
+import { defaultConfig } from '../src/server/limits.js';
+import { startServer } from '../src/server/server.js';
 
 
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -99,6 +101,25 @@ describe('crossgate calibrate', () => {
       assert.equal(raw.calibration, null);
     } finally {
       await Promise.all([cal.close(), raw.close()]);
+    }
+  });
+
+  it('serve uses it: /info reports method, a, b, threshold, data size and date; /rerank scores are calibrated', async () => {
+    const file = JSON.parse(await readFile(join(modelDir, 'calibration.json'), 'utf8'));
+    const server = await startServer({ ...defaultConfig(), port: 0, threads: 1, workers: 1 }, { rerankers: [{ name: 'cal', dir: modelDir }], embedders: [] }, { log: () => undefined });
+    try {
+      const info = await (await fetch(`${server.url}/info`)).json() as { models: { name: string; calibration: Record<string, unknown> | null }[] };
+      const m = info.models.find((x) => x.name === 'cal')!;
+      assert.deepEqual({ ...m.calibration, path: undefined }, {
+        method: 'platt', a: file.a, b: file.b, threshold: file.threshold, threshold_rule: { target_precision: 0.8 }, pairs: 6000, created_at: file.created_at, path: undefined,
+      });
+      const body = (raw: boolean): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, texts: passages.slice(0, 8), raw_scores: raw }) });
+      const byIndex = (r: { index: number; score: number }[]): number[] => [...r].sort((x, y) => x.index - y.index).map((x) => x.score);
+      const logits = byIndex(await (await fetch(`${server.url}/rerank`, body(true))).json() as { index: number; score: number }[]);
+      const probs = byIndex(await (await fetch(`${server.url}/rerank`, body(false))).json() as { index: number; score: number }[]);
+      probs.forEach((p, i) => assert.ok(Math.abs(p - sigmoid(file.a * logits[i] + file.b)) < 1e-5, `text ${i}: ${p} vs expit(a·${logits[i]} + b)`));
+    } finally {
+      await server.shutdown('test done');
     }
   });
 

@@ -210,7 +210,8 @@ function modelInfo(m: ServedReranker | ServedEmbedder): Record<string, unknown> 
   const e = m.encoder;
   // e.dir is the folder that was loaded (a hub repo id shows as its cache snapshot).
   const base: Record<string, unknown> = { name: m.name, kind: m.kind, dir: e.dir, max_length: e.maxLength };
-  if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: m.encoder.numLabels, activation: m.encoder.activation });
+  // calibration.json in force (`crossgate calibrate`): method, a, b, threshold, data size and date; null for the raw expit.
+  if (m.kind === 'cross-encoder') Object.assign(base, { num_labels: m.encoder.numLabels, activation: m.encoder.activation, calibration: m.encoder.calibration?.describe() ?? null });
   else Object.assign(base, { dim: m.encoder.dim, pooling: m.encoder.pooling, normalize: m.encoder.normalizes });
   base.execution_providers = [...m.encoder.executionProviders];
   base.generated = isGeneratedModel(e.dir);
