@@ -88,8 +88,9 @@ describe('chroma retriever (real chroma server)', () => {
     for (const q of QUERIES) best.push((await probe.search(q)).kept[0].probability);
     const sorted = [...best].sort((a, b) => a - b);
     const threshold = (sorted[2] + sorted[3]) / 2;
-    const local = new PrecisionPipeline({ collection: builtIn, crossEncoder: cross, topK: K, threshold });
-    const remote = new PrecisionPipeline({ collection: asPipelineSource(retriever), crossEncoder: cross, topK: K, threshold });
+    // Chroma serves dense retrieval only, so the built-in collection runs without its keyword fallback: the same path.
+    const local = new PrecisionPipeline({ collection: builtIn, crossEncoder: cross, topK: K, threshold, fallback: 'off' });
+    const remote = new PrecisionPipeline({ collection: asPipelineSource(retriever), crossEncoder: cross, topK: K, threshold, fallback: 'off' });
     const outcomes = new Set<string>();
     for (const q of QUERIES) {
       const a = await local.search(q);

@@ -1,7 +1,7 @@
 // Outside retrieval engines behind the Retriever seam, chosen by URL: chroma://host:port/collection (dense,
 // crossgate's bi-encoder embeds) or postgres://user@host:port/db?table=name (keyword, PostgreSQL full-text search).
 import type { Collection, RetrievedDocument } from '../pipeline/collection.js';
-import type { RetrievalMode, Retriever } from '../pipeline/ports.js';
+import type { RetrieveOptions, RetrievalMode, Retriever } from '../pipeline/ports.js';
 import { ChromaRetriever, parseChromaUrl, type VectorEncoder } from './chroma.js';
 import { RetrieverError } from './errors.js';
 import type { IngestTarget } from './ingest.js';
@@ -55,13 +55,18 @@ export async function ingestTargetFromUrl(raw: string, opts: { biEncoder?: Vecto
 }
 
 /**
- * The retrieval step PrecisionPipeline calls (`search(query, k)`), served by any Retriever. A bridge until the
- * decision flow takes a Retriever itself; the pipeline calls nothing else on its `collection`.
+ * Any Retriever with a fixed mode and filter, in the shape PrecisionPipeline's `collection` option takes (it
+ * reads `name`, `modes` and `retrieve`; `search(query, k)` serves callers of the older Collection shape).
  */
 export function asPipelineSource(retriever: Retriever, opts: { mode?: RetrievalMode; filter?: Record<string, unknown> } = {}): Collection {
+  const preset = (o: RetrieveOptions): RetrieveOptions => ({ ...o, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.filter ? { filter: opts.filter } : {}) });
+  // A Retriever (what the decision flow takes) that also answers Collection.search (what older callers use).
   const source = {
+    name: retriever.name,
+    modes: opts.mode ? [opts.mode] : retriever.modes,
+    retrieve: (query: string, o: RetrieveOptions) => retriever.retrieve(query, preset(o)),
     async search(query: string, k: number): Promise<RetrievedDocument[]> {
-      const hits = await retriever.retrieve(query, { k, ...(opts.mode ? { mode: opts.mode } : {}), ...(opts.filter ? { filter: opts.filter } : {}) });
+      const hits = await retriever.retrieve(query, preset({ k }));
       return hits.map((h) => {
         const d: RetrievedDocument = { id: h.id, text: h.text, score: h.score };
         if (h.metadata !== undefined) d.metadata = h.metadata;
