@@ -145,7 +145,7 @@ describe('crossgate search / ask / gaps', () => {
     const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
     assert.deepEqual(lines.map((l) => l.type), ['decision', 'delta', 'delta', 'error']);
     assert.equal((lines[3].error as { error_type: string }).error_type, 'llm_stream_cut');
-    assert.match(r.stderr, /^crossgate ask: the LLM stream from .* broke after \d+ characters/);
+    assert.match(r.stderr, /^crossgate ask: the LLM stream from .* broke after \d+ characters/m);
     const human = await crossgate(['ask', ...flow('tell me about canines', '--threshold', '0', '--no-gap-log', '--llm-base-url', llm.baseURL, '--llm-model', 'rate-limited')]);
     assert.equal(human.code, 1);
     assert.match(human.stdout, /\[answer incomplete: llm_rate_limited\]/);
