@@ -28,8 +28,8 @@ const SAMPLES: Record<string, unknown[]> = {
   embed: [{ inputs: DOCS }, { inputs: 'one text', normalize: false, truncate: true }],
   embeddingsOpenAI: [{ input: DOCS, model: 'bi' }, { input: 'one', encoding_format: 'base64' }],
   tokenize: [{ inputs: DOCS }, { inputs: 'one text', add_special_tokens: false }],
-  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false, fallback: 'off' }],
-  ask: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 1, fallback: 'keyword' }],
+  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false, fallback: 'off' }, { query: QUERY, mode: 'keyword', fallback: 'hybrid' }],
+  ask: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 1, fallback: 'keyword', mode: 'dense' }],
   gaps: [undefined],
   health: [undefined], ready: [undefined], info: [undefined], metrics: [undefined], openapi: [undefined],
 };
