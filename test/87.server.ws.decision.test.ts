@@ -254,6 +254,35 @@ describe('WS search and ask: one decision on every surface', () => {
     }
   });
 
+  it('WS ask: a cancel mid-answer stops the stream; nothing more is sent for that id', async () => {
+    llm.override = 'gated';
+    const c = await TestClient.open(url);
+    try {
+      c.send({ type: 'ask', id: 'slow', query: 'tell me about canines', threshold: 0 });
+      await c.until(() => c.of('slow').some((r) => r.msg.type === 'delta'), 'the first delta');
+      c.send({ type: 'cancel', id: 'slow' });
+      // Frames are handled in order: once the server answers a cancel for an unknown id, it has handled the first cancel.
+      c.send({ type: 'cancel', id: 'probe' });
+      await c.until(() => c.of('probe').some((r) => r.msg.type === 'error'), 'the probe cancel answer');
+      llm.release();
+      llm.override = null;
+      c.send({ type: 'search', id: 'next', query: 'dogs' });
+      await c.settled('next');
+      assert.ok(!c.of('slow').some((r) => r.msg.type === 'final' || r.msg.type === 'error'), c.of('slow').map((r) => r.msg.type).join(','));
+      assert.equal(c.closed, null);
+    } finally {
+      llm.override = null;
+      await c.close();
+    }
+  });
+
+  it('binary frames refuse what crossgate.fbs cannot carry instead of dropping it', async () => {
+    const { encodeBinary } = await import('../src/wire/codec.js');
+    assert.throws(() => encodeBinary({ type: 'search', id: 'b', query: 'q', mode: 'keyword' }), /search\.mode in a binary frame.*send the search as a JSON text frame/);
+    assert.throws(() => encodeBinary({ type: 'search', id: 'b', query: 'q', fallback: 'off' }), /search\.fallback in a binary frame/);
+    assert.throws(() => encodeBinary({ type: 'ask', id: 'b', query: 'q' }), /cannot encode ask as a binary frame/);
+  });
+
   it('WS ask generates nothing for no_relevant: decision, then a final that says so', async () => {
     const before = llm.requests.length;
     const msgs = await wsRun({ type: 'ask', query: 'How do I reset my password?', threshold: 1, fallback: 'off' });

@@ -259,6 +259,23 @@ class Hub {
     conn.end(code, err.message);
   }
 
+  /** ask: the decision and the answer deltas; returns the final answer, or why the request ended without one. */
+  private async streamAnswer(conn: Connection, r: InFlight, result: RerankResult, live: () => boolean): Promise<Record<string, unknown> | 'gone' | 'error'> {
+    for await (const ev of answerEvents(result.decision, this.ctx.llm, { signal: r.controller.signal })) {
+      if (!live()) return 'gone';
+      if (ev.type === 'decision') conn.send({ type: 'decision', id: r.id, decision: ev.decision as unknown as Record<string, unknown> }, r.encoding);
+      else if (ev.type === 'delta') conn.send({ type: 'delta', id: r.id, text: ev.text }, r.encoding);
+      else if (ev.type === 'final') return ev as unknown as Record<string, unknown>;
+      else {
+        // The request ends with the error; the socket and the server go on.
+        conn.send({ type: 'error', id: r.id, error: ev.error.message, error_type: ev.error.error_type, partial_text: ev.partialText }, r.encoding);
+        return 'error';
+      }
+    }
+    // answerEvents always ends with final or error (or throws on abort): this is a bug, reported as one.
+    throw new Error('the answer stream ended without a final or error event');
+  }
+
   private async run(conn: Connection, msg: RerankMessage | SearchMessage | AskMessage, encoding: FrameEncoding): Promise<void> {
     const { ctx } = this;
     const route: Route = msg.type === 'rerank' ? 'ws:rerank' : msg.type === 'search' ? 'ws:search' : 'ws:ask';
@@ -331,20 +348,14 @@ class Hub {
       let answer: Record<string, unknown> | undefined;
       if (msg.type === 'ask') {
         // HTTP /ask's stream (src/llm/answer.ts): decision, deltas, then final or an LLM error after the deltas.
-        for await (const ev of answerEvents(result.decision, ctx.llm, { signal: r.controller.signal })) {
-          if (!live()) {
-            status = STATUS_CLIENT_GONE;
-            return;
-          }
-          if (ev.type === 'decision') conn.send({ type: 'decision', id: r.id, decision: ev.decision as unknown as Record<string, unknown> }, encoding);
-          else if (ev.type === 'delta') conn.send({ type: 'delta', id: r.id, text: ev.text }, encoding);
-          else if (ev.type === 'final') answer = ev as unknown as Record<string, unknown>;
-          else {
-            // The request ends with the error; the socket and the server go on.
-            conn.send({ type: 'error', id: r.id, error: ev.error.message, error_type: ev.error.error_type, partial_text: ev.partialText }, encoding);
-            return;
-          }
+        // Tracked like the search, so that shutdown waits for the answer within shutdown_grace_ms.
+        const streamed = await ctx.track(this.streamAnswer(conn, r, result, live));
+        if (streamed === 'gone') {
+          status = STATUS_CLIENT_GONE;
+          return;
         }
+        if (streamed === 'error') return;
+        answer = streamed;
       }
       let final: Uint8Array;
       try {
