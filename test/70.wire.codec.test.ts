@@ -30,8 +30,11 @@ const SAMPLES: WireMessage[] = [
   ] },
   { type: 'candidates', id: 's2', hits: [] },
   { type: 'partial', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.9627) }, { index: 0, logit: f(-1.5), probability: f(0.1824) }] },
-  { type: 'final', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.9627) }, { index: 0, logit: f(-1.5), probability: f(0.1824) }], kept: [2], outcome: 'answer', threshold: 0.5 },
-  { type: 'final', id: 'r2', results: [], kept: [], outcome: 'no_relevant' },
+  { type: 'final', id: 'r1', results: [{ index: 2, logit: f(3.25), probability: f(0.9627) }, { index: 0, logit: f(-1.5), probability: f(0.1824) }], kept: [2], outcome: 'answer', threshold: 0.5, augment: false },
+  { type: 'final', id: 'r2', results: [], kept: [], outcome: 'no_relevant', augment: true },
+  // The whole decision flow's outcomes travel in both encodings (augment: the binary Final derives it from the outcome).
+  { type: 'final', id: 'r3', results: [{ index: 4, logit: f(1.5), probability: f(0.8176) }], kept: [4], outcome: 'answer_from_fallback', threshold: 0.5, augment: false },
+  { type: 'final', id: 'r4', results: [{ index: 0, logit: f(0), probability: f(0.5) }], kept: [0], outcome: 'ambiguous', threshold: 0.3, augment: true },
   { type: 'error', id: 'r1', error: 'passages[3] is 9,812 tokens; max_input_tokens is 512; pass truncate=true', error_type: 'input_too_long' },
   { type: 'error', error: 'text frame is not valid JSON', error_type: 'invalid_input' },
 ];
@@ -90,7 +93,7 @@ test('JSON decode names the field, the expectation and what it got', () => {
     ['{"type":"rerank","id":"a","passages":[]}', 'validation', 'query', /rerank is missing required field 'query'/],
     ['{"type":"rerank","id":"a","query":"q","passages":[],"topn":3}', 'validation', 'rerank.topn', /unknown field 'topn'; allowed fields: type, id, query, passages, threshold, top_n, truncate/],
     ['{"type":"search","id":5,"query":"q"}', 'validation', 'id', /id must be a non-empty string/],
-    ['{"type":"embed","id":"a"}', 'validation', 'type', /type must be one of rerank, search, cancel, accepted/],
+    ['{"type":"embed","id":"a"}', 'validation', 'type', /type must be one of rerank, search, ask, cancel, accepted/],
     ['{"type":"rerank",', 'invalid_input', '', /not valid JSON/],
     ['[1,2]', 'invalid_input', '', /must hold a JSON object with a "type" field; got array/],
   ];
@@ -118,7 +121,7 @@ test('frames over the size limit are refused as payload_too_large before parsing
 
 test('clients cannot send server messages and vice versa', () => {
   const e = wireError(() => decodeClientFrame(encodeJson({ type: 'final', id: 'x', results: [], kept: [], outcome: 'answer' }), false));
-  assert.match(e.message, /type 'final' is sent by the server; clients send rerank, search, cancel/);
+  assert.match(e.message, /type 'final' is sent by the server; clients send rerank, search, ask, cancel/);
   assert.equal(e.id, 'x');
   assert.match(wireError(() => decodeServerFrame(encodeBinary({ type: 'cancel', id: 'x' }), true)).message, /sent by clients/);
 });

@@ -33,8 +33,8 @@ const SAMPLES: Record<string, unknown[]> = {
   embedCohereV1: [{ texts: DOCS }, { texts: DOCS, model: 'bi', input_type: 'search_query', embedding_types: ['float', 'int8', 'uint8', 'binary', 'ubinary'], truncate: 'START' }],
   embedCohereV2: [{ texts: DOCS, model: 'bi', input_type: 'search_document' }, { texts: DOCS, embedding_types: ['base64', 'int8'], truncate: 'NONE' }],
   tokenize: [{ inputs: DOCS }, { inputs: 'one text', add_special_tokens: false }],
-  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false, fallback: 'off' }],
-  ask: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 1, fallback: 'keyword' }],
+  search: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 0.9, truncate: false, fallback: 'off' }, { query: QUERY, mode: 'keyword', fallback: 'hybrid' }],
+  ask: [{ query: QUERY }, { query: QUERY, top_k: 3, threshold: 1, fallback: 'keyword', mode: 'dense' }],
   gaps: [undefined],
   health: [undefined], ready: [undefined], info: [undefined], metrics: [undefined], openapi: [undefined],
 };

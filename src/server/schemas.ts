@@ -142,12 +142,15 @@ export const TokenizeRequest = Type.Object({
   model: Model('crossgate extension: any served model (rerankers first). '),
 }, { $id: 'TokenizeRequest' });
 
+const SearchMode = Type.Optional(Type.Union([Type.Literal('dense'), Type.Literal('keyword'), Type.Literal('hybrid')], { description: 'The first retrieval\'s mode (default: the served retriever\'s first mode, see GET /info). A mode the served collection lacks is 422 naming what it supports.' }));
+
 export const SearchRequest = Type.Object({
   query: Type.String({ minLength: 1 }),
   top_k: Type.Optional(Type.Integer({ minimum: 1, default: DEFAULT_TOP_K, description: 'Candidates to retrieve and rerank; at most max_documents_per_request.' })),
   threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_THRESHOLD, description: 'Minimum probability for a passage to be kept.' })),
   truncate: Truncate,
   fallback: Type.Optional(Type.Union([Type.Literal('keyword'), Type.Literal('hybrid'), Type.Literal('off')], { description: 'Second retrieval when nothing passes (default: the server\'s --fallback, keyword).' })),
+  mode: SearchMode,
 }, { $id: 'SearchRequest' });
 
 export const AskRequest = Type.Object({
@@ -156,6 +159,7 @@ export const AskRequest = Type.Object({
   threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, default: DEFAULT_THRESHOLD, description: 'Minimum probability for a passage to be kept.' })),
   fallback: Type.Optional(Type.Union([Type.Literal('keyword'), Type.Literal('hybrid'), Type.Literal('off')], { description: 'Second retrieval when nothing passes (default: the server\'s --fallback, keyword).' })),
   truncate: Truncate,
+  mode: SearchMode,
 }, { $id: 'AskRequest' });
 export type AskBody = Static<typeof AskRequest>;
 

@@ -9,7 +9,8 @@
 // bounded by the hard limit, whatever the client does.
 
 import type { ServerContext } from './context.js';
-import { coarseOutcome } from '../pipeline/precision.js';
+import type { GateDecision } from '../pipeline/precision.js';
+import { answerEvents } from '../llm/answer.js';
 import { runRerank, runSearch, type RerankResult } from './calls/rerank.js';
 import { ApiError, fmt, toApiError, WS_CLOSE, wsCloseCode, wsCloseReason, wsErrorMessage } from './errors.js';
 import { checkJsonDepth, publicError } from './guards.js';
@@ -17,8 +18,8 @@ import {
   COMPRESSION_DISABLED, readUpgradeHead, Reply, SEND_DROPPED, type TemplatedApp, type WebSocket,
 } from './uws.js';
 import {
-  decodeClientFrame, encodeBinary, encodeJson, type CandidateHit, type FinalMessage, type FrameEncoding,
-  type RerankMessage, type ScoredPassage, type SearchMessage, type ServerMessage,
+  decodeClientFrame, encodeBinary, encodeJson, type AskMessage, type CandidateHit, type FinalMessage, type FrameEncoding,
+  type RerankMessage, type ScoredPassage, type SearchMessage, type ServerMessage, type WirePathStep,
 } from '../wire/codec.js';
 
 export interface WsStats {
@@ -45,7 +46,7 @@ export interface WsHandle {
 /** What uWS keeps per socket; the Connection is attached in `open`. */
 interface SocketData { conn: Connection | null }
 
-type Route = 'ws:rerank' | 'ws:search';
+type Route = 'ws:rerank' | 'ws:search' | 'ws:ask';
 type EndReason = 'cancel' | 'closed';
 
 interface InFlight {
@@ -230,6 +231,7 @@ class Hub {
       }
       case 'rerank':
       case 'search':
+      case 'ask':
         void this.run(conn, msg, encoding);
         return;
     }
@@ -257,9 +259,26 @@ class Hub {
     conn.end(code, err.message);
   }
 
-  private async run(conn: Connection, msg: RerankMessage | SearchMessage, encoding: FrameEncoding): Promise<void> {
+  /** ask: the decision and the answer deltas; returns the final answer, or why the request ended without one. */
+  private async streamAnswer(conn: Connection, r: InFlight, result: RerankResult, live: () => boolean): Promise<Record<string, unknown> | 'gone' | 'error'> {
+    for await (const ev of answerEvents(result.decision, this.ctx.llm, { signal: r.controller.signal })) {
+      if (!live()) return 'gone';
+      if (ev.type === 'decision') conn.send({ type: 'decision', id: r.id, decision: ev.decision as unknown as Record<string, unknown> }, r.encoding);
+      else if (ev.type === 'delta') conn.send({ type: 'delta', id: r.id, text: ev.text }, r.encoding);
+      else if (ev.type === 'final') return ev as unknown as Record<string, unknown>;
+      else {
+        // The request ends with the error; the socket and the server go on.
+        conn.send({ type: 'error', id: r.id, error: ev.error.message, error_type: ev.error.error_type, partial_text: ev.partialText }, r.encoding);
+        return 'error';
+      }
+    }
+    // answerEvents always ends with final or error (or throws on abort): this is a bug, reported as one.
+    throw new Error('the answer stream ended without a final or error event');
+  }
+
+  private async run(conn: Connection, msg: RerankMessage | SearchMessage | AskMessage, encoding: FrameEncoding): Promise<void> {
     const { ctx } = this;
-    const route: Route = msg.type === 'rerank' ? 'ws:rerank' : 'ws:search';
+    const route: Route = msg.type === 'rerank' ? 'ws:rerank' : msg.type === 'search' ? 'ws:search' : 'ws:ask';
     const t0 = performance.now();
     const count = (status: number) => {
       ctx.metrics.requests.inc({ route, status });
@@ -314,6 +333,8 @@ class Hub {
         work = runSearch(ctx, {
           route, query: msg.query, topK: msg.top_k, threshold: msg.threshold, truncate: msg.truncate,
           signal: r.controller.signal, onPartial, requestId: r.id,
+          ...(msg.mode !== undefined ? { mode: msg.mode } : {}),
+          ...(msg.fallback !== undefined ? { fallback: msg.fallback } : {}),
           onCandidates: (hits) => {
             if (live()) conn.send({ type: 'candidates', id: r.id, hits: hits.map(candidateHit) }, encoding);
           },
@@ -324,9 +345,21 @@ class Hub {
         status = STATUS_CLIENT_GONE;
         return;
       }
+      let answer: Record<string, unknown> | undefined;
+      if (msg.type === 'ask') {
+        // HTTP /ask's stream (src/llm/answer.ts): decision, deltas, then final or an LLM error after the deltas.
+        // Tracked like the search, so that shutdown waits for the answer within shutdown_grace_ms.
+        const streamed = await ctx.track(this.streamAnswer(conn, r, result, live));
+        if (streamed === 'gone') {
+          status = STATUS_CLIENT_GONE;
+          return;
+        }
+        if (streamed === 'error') return;
+        answer = streamed;
+      }
       let final: Uint8Array;
       try {
-        final = encodeOut(finalMessage(r.id, result, msg.top_n), encoding);
+        final = encodeOut(finalMessage(r.id, result, msg.type === 'ask' ? undefined : msg.top_n, answer), encoding);
       } catch (e) {
         // A non-finite score that slipped past the service: a backend error for this request, not a crash.
         throw toApiError(e, 'backend');
@@ -367,7 +400,7 @@ function candidateHit(h: { index: number; id: string; text: string; score: numbe
 }
 
 /** All results sorted by probability (cut to top_n when asked), the indices that passed, and the gate outcome. */
-export function finalMessage(id: string, result: RerankResult, topN: number | undefined): FinalMessage {
+export function finalMessage(id: string, result: RerankResult, topN: number | undefined, answer?: Record<string, unknown>): FinalMessage {
   const d = result.decision;
   // kept and dropped are each sorted by probability and split at the threshold, so together they are sorted.
   let ranked = [...d.kept, ...d.dropped];
@@ -377,8 +410,19 @@ export function finalMessage(id: string, result: RerankResult, topN: number | un
     id,
     results: ranked.map((c) => ({ index: c.index, logit: c.logit, probability: c.probability })),
     kept: ranked.filter((c) => c.kept).map((c) => c.index),
-    outcome: coarseOutcome(d.outcome),
+    outcome: d.outcome,
     threshold: d.threshold,
+    augment: d.augment,
+    // A search's retrievals (JSON frames; binary frames have no slot for them); a rerank has none.
+    ...(d.path.length > 0 ? { path: d.path.map(wirePathStep) } : {}),
+    ...(answer !== undefined ? { answer } : {}),
+  };
+}
+
+function wirePathStep(p: GateDecision['path'][number]): WirePathStep {
+  return {
+    retriever: p.retriever, mode: p.mode, role: p.role, status: p.status, note: p.note,
+    retrieved: p.retrieved, scored: p.scored, kept: p.kept, best_probability: p.bestProbability,
   };
 }
 

@@ -18,9 +18,18 @@ export interface RerankMessage {
   type: 'rerank'; id: string; query: string; passages: string[];
   threshold?: number; top_n?: number; truncate?: boolean;
 }
+export type SearchMode = 'dense' | 'keyword' | 'hybrid';
+export type SearchFallback = 'keyword' | 'hybrid' | 'off';
 export interface SearchMessage {
   type: 'search'; id: string; query: string;
   top_k?: number; threshold?: number; top_n?: number; truncate?: boolean;
+  /** JSON frames only (binary SearchRequest has no slot for them): the first retrieval's mode, the fallback. */
+  mode?: SearchMode; fallback?: SearchFallback;
+}
+/** search, then the answer streamed from the server's LLM (JSON frames only). */
+export interface AskMessage {
+  type: 'ask'; id: string; query: string;
+  top_k?: number; threshold?: number; truncate?: boolean; mode?: SearchMode; fallback?: SearchFallback;
 }
 export interface CancelMessage { type: 'cancel'; id: string }
 
@@ -34,24 +43,47 @@ export interface CandidatesMessage { type: 'candidates'; id: string; hits: Candi
 /** Scores travel as float32 in binary frames (the model computes float32), so JSON and binary agree. */
 export interface ScoredPassage { index: number; logit: number; probability: number }
 export interface PartialMessage { type: 'partial'; id: string; results: ScoredPassage[] }
-export type GateOutcome = 'answer' | 'no_relevant';
+export type GateOutcome = 'answer' | 'answer_from_fallback' | 'ambiguous' | 'no_relevant';
+export const GATE_OUTCOMES: readonly GateOutcome[] = ['answer', 'answer_from_fallback', 'ambiguous', 'no_relevant'];
+/** One retrieval the decision ran (or wanted to run): the library's PathStep without its timings. */
+export interface WirePathStep {
+  retriever: string; mode: SearchMode; role: 'primary' | 'fallback'; status: 'ran' | 'unavailable' | 'skipped';
+  note: string | null; retrieved: number; scored: number; kept: number; best_probability: number | null;
+}
 export interface FinalMessage {
   type: 'final'; id: string;
   results: ScoredPassage[];   // sorted by probability, descending
   kept: number[];             // indices that passed the threshold, best first
   outcome: GateOutcome;
   threshold?: number;
+  /** True for no_relevant and ambiguous (the collection lacks a confident answer). Binary frames: derived from outcome. */
+  augment?: boolean;
+  /** The retrievals of a search, in order. JSON frames only; absent for rerank. */
+  path?: WirePathStep[];
+  /** ask only (JSON): HTTP /ask's final event: the full answer text, citations mapped to document ids. */
+  answer?: Record<string, unknown>;
 }
-export interface ErrorMessage { type: 'error'; id?: string; error: string; error_type: string }
+/** ask: the decision (the GateDecision as HTTP /search returns it), after the candidates and partials. */
+export interface DecisionMessage { type: 'decision'; id: string; decision: Record<string, unknown> }
+/** ask: one piece of the answer text as the LLM generates it. */
+export interface DeltaMessage { type: 'delta'; id: string; text: string }
 
-export type ClientMessage = RerankMessage | SearchMessage | CancelMessage;
-export type ServerMessage = AcceptedMessage | CandidatesMessage | PartialMessage | FinalMessage | ErrorMessage;
+export interface ErrorMessage {
+  type: 'error'; id?: string; error: string; error_type: string;
+  /** ask (JSON): the answer text streamed before the LLM failed. */
+  partial_text?: string;
+}
+
+export type ClientMessage = RerankMessage | SearchMessage | AskMessage | CancelMessage;
+export type ServerMessage = AcceptedMessage | CandidatesMessage | PartialMessage | DecisionMessage | DeltaMessage | FinalMessage | ErrorMessage;
 export type WireMessage = ClientMessage | ServerMessage;
 export type WireMessageType = WireMessage['type'];
 export type FrameEncoding = 'json' | 'binary';
 
-export const CLIENT_MESSAGE_TYPES: readonly ClientMessage['type'][] = ['rerank', 'search', 'cancel'];
-export const SERVER_MESSAGE_TYPES: readonly ServerMessage['type'][] = ['accepted', 'candidates', 'partial', 'final', 'error'];
+export const CLIENT_MESSAGE_TYPES: readonly ClientMessage['type'][] = ['rerank', 'search', 'ask', 'cancel'];
+export const SERVER_MESSAGE_TYPES: readonly ServerMessage['type'][] = ['accepted', 'candidates', 'partial', 'decision', 'delta', 'final', 'error'];
+/** Messages that only JSON text frames carry (crossgate.fbs has no table for them). */
+export const JSON_ONLY_TYPES: readonly WireMessageType[] = ['ask', 'decision', 'delta'];
 
 /** Four bytes at offset 4 of every binary frame (crossgate.fbs `file_identifier`). */
 export const FILE_IDENTIFIER = 'CGW1';
@@ -87,13 +119,16 @@ export interface DecodeOptions {
 
 const FIELDS: Record<WireMessageType, { required: string[]; optional: string[] }> = {
   rerank: { required: ['id', 'query', 'passages'], optional: ['threshold', 'top_n', 'truncate'] },
-  search: { required: ['id', 'query'], optional: ['top_k', 'threshold', 'top_n', 'truncate'] },
+  search: { required: ['id', 'query'], optional: ['top_k', 'threshold', 'top_n', 'truncate', 'mode', 'fallback'] },
+  ask: { required: ['id', 'query'], optional: ['top_k', 'threshold', 'truncate', 'mode', 'fallback'] },
+  decision: { required: ['id', 'decision'], optional: [] },
+  delta: { required: ['id', 'text'], optional: [] },
   cancel: { required: ['id'], optional: [] },
   accepted: { required: ['id'], optional: [] },
   candidates: { required: ['id', 'hits'], optional: [] },
   partial: { required: ['id', 'results'], optional: [] },
-  final: { required: ['id', 'results', 'kept', 'outcome'], optional: ['threshold'] },
-  error: { required: ['error', 'error_type'], optional: ['id'] },
+  final: { required: ['id', 'results', 'kept', 'outcome'], optional: ['threshold', 'augment', 'path', 'answer'] },
+  error: { required: ['error', 'error_type'], optional: ['id', 'partial_text'] },
 };
 
 const UINT32_MAX = 0xffffffff;
@@ -147,6 +182,33 @@ function checkArray(v: unknown, field: string, id?: string): unknown[] {
 function checkObject(v: unknown, field: string, id?: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(field, 'an object', v, id);
   return v as Record<string, unknown>;
+}
+
+const SEARCH_MODES: readonly SearchMode[] = ['dense', 'keyword', 'hybrid'];
+const SEARCH_FALLBACKS: readonly SearchFallback[] = ['keyword', 'hybrid', 'off'];
+
+function checkEnum<T extends string>(v: unknown, field: string, allowed: readonly T[], id?: string): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new WireError('validation', `${field} must be one of ${allowed.join(', ')}; got ${typeof v === 'string' ? `'${v}'` : typeName(v)}`, field, id);
+  }
+  return v as T;
+}
+
+function checkPathStep(v: unknown, f: string, id?: string): WirePathStep {
+  const o = checkObject(v, f, id);
+  const keys = ['retriever', 'mode', 'role', 'status', 'note', 'retrieved', 'scored', 'kept', 'best_probability'];
+  rejectUnknown(o, keys, f, id);
+  return {
+    retriever: checkString(o.retriever, `${f}.retriever`, id),
+    mode: checkEnum(o.mode, `${f}.mode`, SEARCH_MODES, id),
+    role: checkEnum(o.role, `${f}.role`, ['primary', 'fallback'] as const, id),
+    status: checkEnum(o.status, `${f}.status`, ['ran', 'unavailable', 'skipped'] as const, id),
+    note: o.note === null || o.note === undefined ? null : checkString(o.note, `${f}.note`, id),
+    retrieved: checkUint(o.retrieved, `${f}.retrieved`, 0, id),
+    scored: checkUint(o.scored, `${f}.scored`, 0, id),
+    kept: checkUint(o.kept, `${f}.kept`, 0, id),
+    best_probability: o.best_probability === null || o.best_probability === undefined ? null : checkFinite(o.best_probability, `${f}.best_probability`, id),
+  };
 }
 
 function checkScores(v: unknown, field: string, id?: string): ScoredPassage[] {
@@ -205,14 +267,22 @@ export function validateMessage(raw: unknown): WireMessage {
       if (has(o, 'truncate')) m.truncate = checkBool(o.truncate, 'truncate', id);
       return m;
     }
-    case 'search': {
-      const m: SearchMessage = { type: t, id: checkId(o.id, 'id', id), query: checkString(o.query, 'query', id) };
+    case 'search':
+    case 'ask': {
+      const m: SearchMessage | AskMessage = { type: t, id: checkId(o.id, 'id', id), query: checkString(o.query, 'query', id) };
       if (has(o, 'top_k')) m.top_k = checkUint(o.top_k, 'top_k', 1, id);
       if (has(o, 'threshold')) m.threshold = checkFinite(o.threshold, 'threshold', id);
-      if (has(o, 'top_n')) m.top_n = checkUint(o.top_n, 'top_n', 1, id);
+      if (t === 'search' && has(o, 'top_n')) (m as SearchMessage).top_n = checkUint(o.top_n, 'top_n', 1, id);
       if (has(o, 'truncate')) m.truncate = checkBool(o.truncate, 'truncate', id);
+      if (has(o, 'mode')) m.mode = checkEnum(o.mode, 'mode', SEARCH_MODES, id);
+      if (has(o, 'fallback')) m.fallback = checkEnum(o.fallback, 'fallback', SEARCH_FALLBACKS, id);
       return m;
     }
+    case 'decision':
+      return { type: t, id: checkId(o.id, 'id', id), decision: checkObject(o.decision, 'decision', id) };
+    case 'delta':
+      return { type: t, id: checkId(o.id, 'id', id), text: checkString(o.text, 'text', id) };
+
     case 'cancel':
     case 'accepted':
       return { type: t, id: checkId(o.id, 'id', id) };
@@ -235,18 +305,21 @@ export function validateMessage(raw: unknown): WireMessage {
     case 'partial':
       return { type: t, id: checkId(o.id, 'id', id), results: checkScores(o.results, 'results', id) };
     case 'final': {
-      if (o.outcome !== 'answer' && o.outcome !== 'no_relevant') invalid('outcome', "'answer' or 'no_relevant'", o.outcome, id);
       const m: FinalMessage = {
         type: t, id: checkId(o.id, 'id', id), results: checkScores(o.results, 'results', id),
         kept: checkArray(o.kept, 'kept', id).map((k, i) => checkUint(k, `kept[${i}]`, 0, id)),
-        outcome: o.outcome,
+        outcome: checkEnum(o.outcome, 'outcome', GATE_OUTCOMES, id),
       };
       if (has(o, 'threshold')) m.threshold = checkFinite(o.threshold, 'threshold', id);
+      if (has(o, 'augment')) m.augment = checkBool(o.augment, 'augment', id);
+      if (has(o, 'answer')) m.answer = checkObject(o.answer, 'answer', id);
+      if (has(o, 'path')) m.path = checkArray(o.path, 'path', id).map((p, i) => checkPathStep(p, `path[${i}]`, id));
       return m;
     }
     case 'error': {
       const m: ErrorMessage = { type: t, error: checkString(o.error, 'error', id), error_type: checkString(o.error_type, 'error_type', id) };
       if (has(o, 'id')) m.id = checkId(o.id, 'id', id);
+      if (has(o, 'partial_text')) m.partial_text = checkString(o.partial_text, 'partial_text', id);
       return m;
     }
   }
@@ -309,7 +382,14 @@ function jsonShape(msg: WireMessage): Record<string, unknown> {
     case 'rerank':
       return { type: msg.type, id: msg.id, query: msg.query, passages: msg.passages, threshold: msg.threshold, top_n: msg.top_n, truncate: msg.truncate };
     case 'search':
-      return { type: msg.type, id: msg.id, query: msg.query, top_k: msg.top_k, threshold: msg.threshold, top_n: msg.top_n, truncate: msg.truncate };
+      return { type: msg.type, id: msg.id, query: msg.query, top_k: msg.top_k, threshold: msg.threshold, top_n: msg.top_n, truncate: msg.truncate, mode: msg.mode, fallback: msg.fallback };
+    case 'ask':
+      return { type: msg.type, id: msg.id, query: msg.query, top_k: msg.top_k, threshold: msg.threshold, truncate: msg.truncate, mode: msg.mode, fallback: msg.fallback };
+    case 'decision':
+      return { type: msg.type, id: msg.id, decision: msg.decision };
+    case 'delta':
+      return { type: msg.type, id: msg.id, text: msg.text };
+
     case 'cancel':
     case 'accepted':
       return { type: msg.type, id: msg.id };
@@ -321,9 +401,9 @@ function jsonShape(msg: WireMessage): Record<string, unknown> {
     case 'partial':
       return { type: msg.type, id: msg.id, results: scores(msg.results, 'results') };
     case 'final':
-      return { type: msg.type, id: msg.id, results: scores(msg.results, 'results'), kept: msg.kept, outcome: msg.outcome, threshold: msg.threshold };
+      return { type: msg.type, id: msg.id, results: scores(msg.results, 'results'), kept: msg.kept, outcome: msg.outcome, threshold: msg.threshold, augment: msg.augment, path: msg.path, answer: msg.answer };
     case 'error':
-      return { type: msg.type, id: msg.id, error: msg.error, error_type: msg.error_type };
+      return { type: msg.type, id: msg.id, error: msg.error, error_type: msg.error_type, partial_text: msg.partial_text };
   }
 }
 
@@ -342,6 +422,10 @@ export function encodeBinary(msg: WireMessage): Uint8Array {
   let off: flatbuffers.Offset;
   const opt = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
   switch (msg.type) {
+    case 'ask':
+    case 'decision':
+    case 'delta':
+      throw new TypeError(`cannot encode ${msg.type} as a binary frame: crossgate.fbs has no ${msg.type} message; send it as a JSON text frame`);
     case 'rerank': {
       const id = str(msg.id), q = str(msg.query);
       const ps = RerankRequest.createPassagesVector(b, msg.passages.map(str));
@@ -350,6 +434,9 @@ export function encodeBinary(msg: WireMessage): Uint8Array {
       break;
     }
     case 'search': {
+      if (msg.mode !== undefined || msg.fallback !== undefined) {
+        throw new TypeError(`cannot encode search.${msg.mode !== undefined ? 'mode' : 'fallback'} in a binary frame: crossgate.fbs SearchRequest has no such field; send the search as a JSON text frame`);
+      }
       const id = str(msg.id), q = str(msg.query);
       off = SearchRequest.createSearchRequest(b, id, q, opt(msg.top_k), opt(msg.threshold), opt(msg.top_n), opt(msg.truncate));
       type = Message.SearchRequest;
@@ -393,7 +480,7 @@ export function encodeBinary(msg: WireMessage): Uint8Array {
       const id = str(msg.id);
       const results = scoreVector(b, msg.results, Final.startResultsVector);
       const kept = Final.createKeptVector(b, msg.kept);
-      off = Final.createFinal(b, id, results, kept, msg.outcome === 'answer' ? Outcome.answer : Outcome.no_relevant, opt(msg.threshold));
+      off = Final.createFinal(b, id, results, kept, OUTCOME_CODE[msg.outcome], opt(msg.threshold));
       type = Message.Final;
       break;
     }
@@ -412,6 +499,11 @@ export function encodeBinary(msg: WireMessage): Uint8Array {
   Envelope.finishEnvelopeBuffer(b, Envelope.createEnvelope(b, type, off));
   return b.asUint8Array();
 }
+
+const OUTCOME_CODE: Record<GateOutcome, Outcome> = {
+  answer: Outcome.answer, no_relevant: Outcome.no_relevant, answer_from_fallback: Outcome.answer_from_fallback, ambiguous: Outcome.ambiguous,
+};
+const OUTCOME_NAME: Record<number, GateOutcome> = Object.fromEntries(Object.entries(OUTCOME_CODE).map(([k, v]) => [v, k as GateOutcome]));
 
 function scoreVector(b: flatbuffers.Builder, rs: ScoredPassage[], start: (b: flatbuffers.Builder, n: number) => void): flatbuffers.Offset {
   start(b, rs.length);
@@ -684,13 +776,15 @@ function readVerified(bytes: Uint8Array): Record<string, unknown> {
       const m = env.message(new Final()) as Final;
       const kept: number[] = new Array(m.keptLength());
       for (let i = 0; i < kept.length; i++) kept[i] = m.kept(i)!;
-      const outcome = m.outcome();
-      if (outcome !== Outcome.answer && outcome !== Outcome.no_relevant) {
-        throw new WireError('invalid_input', `binary frame Final.outcome ${outcome} is not a known Outcome (0 answer, 1 no_relevant)`, 'outcome', m.id() ?? undefined);
+      const outcome = OUTCOME_NAME[m.outcome()];
+      if (outcome === undefined) {
+        throw new WireError('invalid_input', `binary frame Final.outcome ${m.outcome()} is not a known Outcome (0 answer, 1 no_relevant, 2 answer_from_fallback, 3 ambiguous)`, 'outcome', m.id() ?? undefined);
       }
       return {
         type: 'final', id: m.id(), results: readScores(m.resultsLength(), (i, s) => m.results(i, s)), kept,
-        outcome: outcome === Outcome.answer ? 'answer' : 'no_relevant', threshold: opt(m.threshold()),
+        outcome, threshold: opt(m.threshold()),
+        // Not in the binary Final: it follows from the outcome (the collection lacks a confident answer).
+        augment: outcome === 'no_relevant' || outcome === 'ambiguous',
       };
     }
     case Message.ErrorReply: {

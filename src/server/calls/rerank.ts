@@ -3,6 +3,7 @@
 // only the checks that need the model or the config happen here.
 import { RetrieverError } from '../../retrievers/errors.js';
 import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, rerank, type FallbackMode, type GateDecision } from '../../pipeline/precision.js';
+import type { RetrievalMode } from '../../pipeline/ports.js';
 import type { CrossEncoderScores } from '../../infer/cross-encoder.js';
 import { InputTooLongError } from '../../infer/errors.js';
 import type { EncodeOptions } from '../../tokenize/tokenizer.js';
@@ -147,6 +148,8 @@ export interface SearchCall {
   requestId?: string;
   /** Default: the served pipeline's (serve --fallback). */
   fallback?: FallbackMode;
+  /** The first retrieval's mode; default the served retriever's first mode. */
+  mode?: RetrievalMode;
 }
 
 export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<RerankResult> {
@@ -157,6 +160,13 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
   }
   const query = checkQueryField(call.query, rid);
   const threshold = checkThresholdField(call.threshold, rid);
+  if (call.mode !== undefined && !(pipeline.retriever.modes as readonly string[]).includes(call.mode)) {
+    const modes = pipeline.retriever.modes;
+    throw new ApiError('validation',
+      `mode is "${call.mode}"; the served retriever "${pipeline.retriever.name}" supports ${modes.join(', ')}; pass mode ${modes.map((m) => `"${m}"`).join(' or ')}` +
+      (call.mode !== 'dense' ? ', or serve a collection built with a keyword index (crossgate index build without --dense-only)' : ', or serve a collection built with a bi-encoder'),
+      { field: 'mode', requestId: rid });
+  }
   let topK = DEFAULT_TOP_K;
   if (call.topK !== undefined && call.topK !== null) {
     checkDocumentCount(ctx.config, 'top_k', call.topK, rid);
@@ -176,6 +186,7 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
     const decision = await raceSignal(pipeline.search(query, {
       topK, threshold, encode: { maxLength: lim.max }, signal: d.signal, onPartial: call.onPartial,
       ...(call.fallback !== undefined ? { fallback: call.fallback } : {}),
+      ...(call.mode !== undefined ? { mode: call.mode } : {}),
       // The fallback retrieval hands over its new candidates too, at `offset` in the decision's candidates.
       onCandidates: (hits, { offset }) => {
         candidates = offset + hits.length;

@@ -25,7 +25,7 @@ export const CROSSGATE_ROUTES: Route[] = [
     description: 'Returns the engine\'s GateDecision (the library\'s field names): outcome answer, answer_from_fallback, ambiguous or no_relevant, augment, path. 422 validation when no collection is served.',
     needsReady: true, admits: true,
   }, async ({ ctx, body: b, signal, route }) => {
-    const r = await runSearch(ctx, { route, query: b.query, topK: b.top_k, threshold: b.threshold, truncate: b.truncate, signal, ...(b.fallback ? { fallback: b.fallback } : {}) });
+    const r = await runSearch(ctx, { route, query: b.query, topK: b.top_k, threshold: b.threshold, truncate: b.truncate, signal, ...(b.fallback ? { fallback: b.fallback } : {}), ...(b.mode ? { mode: b.mode } : {}) });
     return { json: r.decision, timings: r.timings, tokens: r.tokens };
   }),
   post(AskRequest, {
@@ -34,7 +34,7 @@ export const CROSSGATE_ROUTES: Route[] = [
     description: 'With Accept: text/event-stream: events decision, delta (answer text as it is generated), then final (full text, citations mapped to document ids) or error (after whatever was streamed); JSON data. Otherwise one JSON object {decision, final, error}. Nothing is generated for no_relevant; without an LLM (serve --llm-base-url/--llm-model) final carries the prompt.',
     needsReady: true, admits: true,
   }, async ({ ctx, body: b, signal, route, head }) => {
-    const r = await runSearch(ctx, { route, query: b.query, topK: b.top_k, threshold: b.threshold, truncate: b.truncate, signal, ...(b.fallback ? { fallback: b.fallback } : {}) });
+    const r = await runSearch(ctx, { route, query: b.query, topK: b.top_k, threshold: b.threshold, truncate: b.truncate, signal, ...(b.fallback ? { fallback: b.fallback } : {}), ...(b.mode ? { mode: b.mode } : {}) });
     const events = answerEvents(r.decision, ctx.llm, { signal });
     if (!(head.headers.accept ?? '').includes('text/event-stream')) {
       let final: FinalEvent | null = null;

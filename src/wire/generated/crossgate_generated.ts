@@ -5,7 +5,9 @@ import * as flatbuffers from 'flatbuffers';
 
 export enum Outcome {
   answer = 0,
-  no_relevant = 1
+  no_relevant = 1,
+  answer_from_fallback = 2,
+  ambiguous = 3
 }
 
 export enum Message {
