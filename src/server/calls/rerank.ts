@@ -50,8 +50,9 @@ function checkQueryField(query: string, requestId?: string): string {
   return query;
 }
 
-function checkThresholdField(t: unknown, requestId?: string): number {
-  if (t === undefined || t === null) return DEFAULT_THRESHOLD;
+/** The request's threshold, else the reranker's calibrated one (calibration.json), else DEFAULT_THRESHOLD. */
+function checkThresholdField(t: unknown, requestId: string | undefined, calibrated: number | undefined): number {
+  if (t === undefined || t === null) return calibrated ?? DEFAULT_THRESHOLD;
   if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 1) {
     throw new ApiError('validation', `threshold must be a probability from 0 to 1 (default ${DEFAULT_THRESHOLD}); got ${shown(t)}`, { field: 'threshold', requestId });
   }
@@ -103,7 +104,7 @@ export async function runRerank(ctx: ServerContext, call: RerankCall): Promise<R
   const query = checkQueryField(call.query, rid);
   const documents = call.documents;
   checkDocumentCount(ctx.config, field, documents.length, rid);
-  const threshold = checkThresholdField(call.threshold, rid);
+  const threshold = checkThresholdField(call.threshold, rid, served.encoder.calibration?.threshold);
   const lim = tokenLimit(ctx, served.name, served.encoder.maxLength);
   const { encode, check } = rerankEncodeOptions(served, query, lim, call);
   const truncate = call.truncate ?? ctx.config.autoTruncate;
@@ -159,7 +160,7 @@ export async function runSearch(ctx: ServerContext, call: SearchCall): Promise<R
     throw new ApiError('validation', 'no collection is served, so there is nothing to search; start `crossgate serve` with --collection PATH (built by `crossgate index build`) or --retriever URL (Chroma, PostgreSQL), or use /rerank with your own documents', { field: 'query', requestId: rid });
   }
   const query = checkQueryField(call.query, rid);
-  const threshold = checkThresholdField(call.threshold, rid);
+  const threshold = checkThresholdField(call.threshold, rid, pipeline.crossEncoder.calibration?.threshold);
   if (call.mode !== undefined && !(pipeline.retriever.modes as readonly string[]).includes(call.mode)) {
     const modes = pipeline.retriever.modes;
     throw new ApiError('validation',
