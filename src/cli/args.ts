@@ -1,11 +1,10 @@
-// Argument parsing shared by every command: node:util parseArgs in strict mode, generated --help text,
+// Argument parsing shared by every command: one argv walker (walkArgv) for every command and for the server
+// limits, generated --help text,
 // typed readers for numeric flags, and the UsageError that main.ts turns into exit code 2.
-import { parseArgs } from 'node:util';
+import { ArgvError, walkArgv, type ArgvOption, type WalkedArgv } from '../server/argv.js';
 import { DEFAULT_CPU_WORKERS, defaultThreads, defaultWorkers, type InferOptions } from '../infer/options.js';
 
-export interface OptionSpec {
-  type: 'string' | 'boolean';
-  short?: string;
+export interface OptionSpec extends ArgvOption {
   /** Placeholder shown in help, e.g. DIR or N. */
   value?: string;
   description: string;
@@ -25,7 +24,9 @@ export interface CommandSpec {
   runArgv?(argv: string[]): Promise<void>;
 }
 
-export type ParsedValues = Record<string, string | boolean | undefined>;
+export type { ParsedValues, WalkedArgv } from '../server/argv.js';
+export { ArgvError, walkArgv } from '../server/argv.js';
+import type { ParsedValues } from '../server/argv.js';
 
 /** A mistake in how the command was called: main prints it with the usage and exits 2. */
 export class UsageError extends Error {
@@ -54,20 +55,20 @@ export const INFER_OPTIONS: Record<string, OptionSpec> = {
   quantized: { type: 'boolean', description: "Run the model's quantized ONNX file (onnx/model_quantized.onnx or similar) instead of fp32." },
 };
 
+/** walkArgv against `spec`'s options; an ArgvError becomes a UsageError naming the flag, with a did-you-mean. */
+export function parseCommandArgv(spec: CommandSpec, argv: readonly string[], opts: { positionals?: boolean } = {}): WalkedArgv {
+  try {
+    return walkArgv(argv, spec.options, { positionals: opts.positionals });
+  } catch (e) {
+    if (!(e instanceof ArgvError)) throw e;
+    const hint = e.kind === 'unknown' && e.flag !== null ? didYouMean(e.flag.replace(/^-+/, ''), Object.keys(spec.options)) : null;
+    throw new UsageError(hint ? `${e.message}; did you mean --${hint}?` : e.message, spec);
+  }
+}
+
 /** Parses `argv` for `spec`; throws UsageError for unknown flags, missing values or stray arguments. */
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedValues {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
-  for (const [name, o] of Object.entries(spec.options)) options[name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false });
-  } catch (e) {
-    const msg = cleanParseError((e as Error).message);
-    const flag = /^unknown option '(-{1,2}[^']+)'/.exec(msg)?.[1];
-    const hint = flag === undefined ? null : didYouMean(flag.replace(/^-+/, '').split('=')[0], Object.keys(spec.options));
-    throw new UsageError(hint ? `${msg}; did you mean --${hint}?` : msg, spec);
-  }
-  return parsed.values as ParsedValues;
+  return parseCommandArgv(spec, argv).values;
 }
 
 /** Edit distance (insert, delete, substitute, swap of neighbours), for "did you mean". */
@@ -104,11 +105,6 @@ export function formatUsageError(e: UsageError): string {
   const spec = e.command;
   if (!spec) return `crossgate: ${e.message}\nUsage: crossgate <command> [options]\nRun 'crossgate --help' for the commands.\n`;
   return `crossgate ${spec.name}: ${e.message}\nUsage: crossgate ${spec.usage[0]}\nRun 'crossgate ${spec.name} --help' for all options.\n`;
-}
-
-function cleanParseError(msg: string): string {
-  // parseArgs suggests "--" for positionals, which no crossgate command takes; keep its first sentence.
-  return msg.replace(/\. To specify a positional argument.*$/s, '').replace(/^Unknown option/, 'unknown option');
 }
 
 /** The full help text for one command. */

@@ -3,7 +3,6 @@
 import { cosine } from '../index/vector-math.js';
 import { cpSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { COMMON_WORDS, DEMO_WORDS } from '../models/words.js';
 import { Rng } from '../models/random.js';
 import { quantizeOnnxFile, type QuantizeFileResult } from '../models/onnx/quantize.js';
@@ -15,7 +14,7 @@ import { activeLockHolders } from '../models/hub/lock.js';
 import { HubError, hubSettings, listCachedModels, pullModel, removeCachedModel, resolveModelRef, describeCachedModel, parseRepoRef, type CachedModel, type PullEvent } from '../models/hub/index.js';
 import { locksDir } from '../models/hub/cache.js';
 import { DEMO_CORPUS, DEMO_QUERIES } from '../pipeline/demo-corpus.js';
-import { formatHelp, UsageError, type CommandSpec, type OptionSpec, type ParsedValues } from './args.js';
+import { formatHelp, parseCommandArgv, UsageError, type CommandSpec, type OptionSpec, type ParsedValues } from './args.js';
 import { createProgress, type Progress } from './progress.js';
 import { isGeneratedModel } from '../models/generated.js';
 import { packageRoot } from '../native.js';
@@ -455,17 +454,7 @@ export async function runModels(argv: string[], io: ModelsIo = { out: process.st
   const sub = SUBS.find((s) => s.name === name);
   if (!sub) throw new UsageError(`unknown subcommand "models ${name}"; expected one of ${SUBS.map((s) => s.name).join(', ')}`, modelsCommand);
   const spec = subSpec(sub);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: rest,
-      options: Object.fromEntries(Object.entries(sub.options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }])),
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^Unknown option/, 'unknown option'), spec);
-  }
+  const parsed = parseCommandArgv(spec, rest, { positionals: true });
   const values = parsed.values as ParsedValues;
   if (values.help === true) {
     io.out.write(formatHelp(spec));

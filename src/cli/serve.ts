@@ -10,14 +10,14 @@ import { CONFIG_FIELDS, ConfigError, parseServerConfig, type ConfigSources, type
 import { startServer, type ModelRef, type RunningServer, type ServedModels } from '../server/server.js';
 import { apiKeyFromEnv, OpenAiCompatibleLlm, type LlmConfig } from '../llm/client.js';
 import { DEFAULT_FALLBACK, FALLBACK_MODES, type FallbackMode } from '../pipeline/precision.js';
-import { formatHelp, UsageError, type CommandSpec, type OptionSpec } from './args.js';
+import { formatHelp, optionalString, parseCommandArgv, UsageError, type CommandSpec, type OptionSpec } from './args.js';
 import { resolveModelArg } from './model-paths.js';
 
 const PLACEHOLDER: Record<string, string> = { bytes: 'SIZE', ms: 'DURATION', s: 'SECONDS', tokens: 'N', count: 'N', text: 'VALUE', enum: 'NAME' };
 
 const MODEL_OPTIONS: Record<string, OptionSpec> = {
-  reranker: { type: 'string', value: 'NAME=REF', description: 'A cross-encoder to serve (repeatable; the first is the default). REF is a model directory or a cached hub repo id (org/name[@rev], see `crossgate models pull`). NAME is what clients pass as "model"; REF alone uses the repo id or the folder name. Env: CROSSGATE_RERANKERS="a=REF,b=REF".' },
-  embedder: { type: 'string', value: 'NAME=REF', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries); REF as for --reranker. Env: CROSSGATE_EMBEDDERS.' },
+  reranker: { type: 'string', multiple: true, value: 'NAME=REF', description: 'A cross-encoder to serve (repeatable; the first is the default). REF is a model directory or a cached hub repo id (org/name[@rev], see `crossgate models pull`). NAME is what clients pass as "model"; REF alone uses the repo id or the folder name. Env: CROSSGATE_RERANKERS="a=REF,b=REF".' },
+  embedder: { type: 'string', multiple: true, value: 'NAME=REF', description: 'A bi-encoder for /embed, /v1/embeddings and /search (repeatable; the first embeds queries); REF as for --reranker. Env: CROSSGATE_EMBEDDERS.' },
   collection: { type: 'string', value: 'PATH', description: 'A collection built by `crossgate index build`, searched by /search and WS search. Without --embedder, the one it was built with is loaded. Env: CROSSGATE_COLLECTION.' },
   retriever: { type: 'string', value: 'URL', description: 'Retrieve for /search from an outside engine instead of --collection: chroma://host:port/collection (embedded with the first --embedder) or postgres://user@host:port/db[?table=name]. The server starts and stays up while the engine is down; /ready and /metrics report its health. Env: CROSSGATE_RETRIEVER.' },
   quantized: { type: 'boolean', description: "Run each model's quantized ONNX file. Env: CROSSGATE_QUANTIZED=true." },
@@ -107,39 +107,19 @@ function envList(v: string | undefined): string[] {
 
 /** The model flags left over after the config flags: --reranker/--embedder (repeatable), --collection, --quantized. */
 async function modelsFrom(rest: string[], env: NodeJS.ProcessEnv): Promise<ServedModels> {
-  const rerankers: string[] = [];
-  const embedders: string[] = [];
-  let collection: string | undefined;
-  let retriever: string | undefined;
-  let quantized: boolean | undefined;
-  let fallback: string | undefined;
-  let gapLog: string | null | undefined;
-  let llmBaseUrl: string | undefined;
-  let llmModel: string | undefined;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i];
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const next = rest[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`${name} needs a value`, serveCommand);
-      i++;
-      return next;
-    };
-    if (name === '--reranker') rerankers.push(value());
-    else if (name === '--embedder') embedders.push(value());
-    else if (name === '--collection') collection = value();
-    else if (name === '--retriever') retriever = value();
-    else if (name === '--quantized' && eq < 0) quantized = true;
-    else if (name === '--fallback') fallback = value();
-    else if (name === '--gap-log') gapLog = value();
-    else if (name === '--no-gap-log' && eq < 0) gapLog = null;
-    else if (name === '--llm-base-url') llmBaseUrl = value();
-    else if (name === '--llm-model') llmModel = value();
-    else if (name.startsWith('--')) throw new UsageError(`unknown option '${name}'`, serveCommand);
-    else throw new UsageError(`unexpected argument '${arg}'; serve takes only flags`, serveCommand);
-  }
+  // The config flags are gone (parseServerConfig took them); the rest goes through the same walker against
+  // every serve option, so a misspelt limit flag still gets its did-you-mean.
+  const { values } = parseCommandArgv(serveCommand, rest);
+  const str = (k: string): string | undefined => optionalString(values, k);
+  const rerankers = (values.reranker as string[] | undefined) ?? [];
+  const embedders = (values.embedder as string[] | undefined) ?? [];
+  let collection = str('collection');
+  let retriever = str('retriever');
+  let quantized = values.quantized === true ? true : undefined;
+  let fallback = str('fallback');
+  let gapLog: string | null | undefined = values['no-gap-log'] === true ? null : str('gap-log');
+  let llmBaseUrl = str('llm-base-url');
+  let llmModel = str('llm-model');
   quantized ??= /^(1|true|yes|on)$/i.test(env.CROSSGATE_QUANTIZED ?? '');
   const q = quantized;
   const rr = (rerankers.length > 0 ? rerankers : envList(env.CROSSGATE_RERANKERS)).map((r) => parseModelRef(r, '--reranker', q));

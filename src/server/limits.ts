@@ -2,6 +2,7 @@
 // Precedence: flag > env var > default. /info and the README limits table are produced from the same table.
 
 import { fmt } from './errors.js';
+import { ArgvError, walkArgv, type ArgvOption, type WalkedArgv } from './argv.js';
 import { defaultThreads, defaultWorkers, resolveInferOptions, type InferOptions } from '../infer/options.js';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -198,6 +199,12 @@ export const HTTP_PARSER_LIMITS = [
 
 const BY_FLAG = new Map<string, FieldSpec>(CONFIG_FIELDS.map((f) => [f.flag, f]));
 
+/** The config flags as the shared argv walker reads them: booleans also as --no-flag, --flag=false and --flag false. */
+const CONFIG_ARGV_OPTIONS: Record<string, ArgvOption> = Object.fromEntries(CONFIG_FIELDS.map((f) => [
+  f.flag.slice(2),
+  f.unit === 'bool' ? { type: 'boolean' as const, negatable: true, takesValue: (next: string) => bool(next) !== undefined } : { type: 'string' as const },
+]));
+
 function defaultOf(f: FieldSpec, c?: Partial<ServerConfig>): unknown {
   return typeof f.default === 'function' ? (f.default as (c?: Partial<ServerConfig>) => unknown)(c) : f.default;
 }
@@ -248,37 +255,21 @@ export function parseServerConfig(opts: { argv?: readonly string[]; env?: NodeJS
       sources[f.key] = 'env';
     }
   }
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    let f = BY_FLAG.get(name);
-    if (!f && name.startsWith('--no-')) {
-      const g = BY_FLAG.get(`--${name.slice(5)}`);
-      if (g && g.unit === 'bool' && eq < 0) {
-        config[g.key] = false;
-        sources[g.key] = 'flag';
-        continue;
-      }
-    }
-    if (!f) { rest.push(arg); continue; }
-    let raw: string;
-    if (eq > 0) {
-      raw = arg.slice(eq + 1);
-    } else if (f.unit === 'bool') {
-      // `--auto-truncate` alone means true; `--auto-truncate false` is read too.
-      const next = argv[i + 1];
-      if (next !== undefined && bool(next) !== undefined) { raw = next; i++; } else raw = 'true';
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new ConfigError(`${f.flag} needs a value; ${f.name} takes ${f.accepts}`, f.name);
-      raw = next;
-      i++;
-    }
-    config[f.key] = parseOne(f, raw, f.flag);
+  let walked: WalkedArgv;
+  try {
+    walked = walkArgv(argv, CONFIG_ARGV_OPTIONS, { unknown: 'keep' });
+  } catch (e) {
+    const f = e instanceof ArgvError && e.flag !== null ? BY_FLAG.get(e.flag) : undefined;
+    if (!f) throw e;
+    throw new ConfigError(`${e instanceof ArgvError && e.kind === 'missing-value' ? `${f.flag} needs a value` : (e as Error).message}; ${f.name} takes ${f.accepts}`, f.name);
+  }
+  for (const f of CONFIG_FIELDS) {
+    const v = walked.values[f.flag.slice(2)];
+    if (v === undefined) continue;
+    config[f.key] = v === false ? false : parseOne(f, v === true ? 'true' : String(v), f.flag);
     sources[f.key] = 'flag';
   }
+  const rest = walked.rest;
   // Defaults that depend on other fields (workers on the execution provider, threads on workers) are
   // worked out again now that those fields are known, in table order.
   for (const f of CONFIG_FIELDS) {
