@@ -159,7 +159,7 @@ describe('crossgate eval', () => {
     assert.ok(lines.some((l) => /^retrieval\s+\d\.\d{4}/.test(l)) && lines.some((l) => /^reranked\s+\d\.\d{4}/.test(l)));
     assert.ok(lines.some((l) => /1 excluded \(no relevant judgement\)/.test(l)));
     assert.ok(lines.some((l) => /^\s+0\.2\s+.*<- default$/.test(l)), 'the default threshold is marked');
-    assert.match(r.stderr, /evaluating: 100% \(11\/11 queries\)/, 'progress on stderr');
+    assert.match(r.stderr, /evaluating: 100% \(11\/11 queries[,)]/, 'progress on stderr');
   });
 
   it('keyword and hybrid: metrics equal the independent computation; a keyword collection from index build --keyword gives the same numbers', async () => {

@@ -52,8 +52,10 @@ describe('CLI first hour', () => {
   it('every command on a generated model warns once, in one line on stderr (rerank, embed, index build, search)', () => {
     const rr = ok(crossgate(['rerank', '--model', cross, '--query', 'reset my password'], 'Forgot password link\nLunch menu\n'));
     assert.equal(rr.stderr.match(WARNING)?.length, 1, rr.stderr);
+    assert.match(rr.stderr, /models pull cross-encoder\/ms-marco-MiniLM-L-6-v2`/, 'a cross-encoder points to a real cross-encoder');
     const em = ok(crossgate(['embed', '--model', bi], 'hello\n'));
     assert.match(em.stderr, WARNING);
+    assert.match(em.stderr, /models pull sentence-transformers\/all-MiniLM-L6-v2`/, 'a bi-encoder points to a real bi-encoder');
     const out = join(root, 'coll');
     const ib = ok(crossgate(['index', 'build', '--bi-encoder', bi, '--out', out], '{"id":"a","text":"one document"}\n'));
     assert.match(ib.stderr, WARNING);

@@ -19,7 +19,15 @@ export function isGeneratedModel(dir: string): boolean {
   }
 }
 
-/** The one-line warning for a generated model. */
+/** The one-line warning for a generated model, naming the real model of the same kind to pull instead. */
 export function randomWeightsWarning(dir: string): string {
-  return `crossgate: warning: ${dir} is a generated model with random weights: its scores are noise; pull a real one with \`crossgate models pull cross-encoder/ms-marco-MiniLM-L-6-v2\``;
+  let real = 'cross-encoder/ms-marco-MiniLM-L-6-v2';
+  try {
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };
+    const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
+    if (!archs.some((a) => a.endsWith('ForSequenceClassification'))) real = 'sentence-transformers/all-MiniLM-L6-v2';
+  } catch {
+    // unreadable config: keep the cross-encoder suggestion
+  }
+  return `crossgate: warning: ${dir} is a generated model with random weights: its scores are noise; pull a real one with \`crossgate models pull ${real}\``;
 }
