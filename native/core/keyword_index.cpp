@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "crc32c.h"
+#include "save_path.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the keyword index file format is written with the host byte order, which must be little-endian"
@@ -507,25 +508,8 @@ std::string KeywordIndex::serialize() const {
 
 namespace {
 
-std::string temp_name(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  uint64_t x = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  x ^= (counter.fetch_add(1) + 1) * 0x9E3779B97F4A7C15ull;
-  x ^= reinterpret_cast<uintptr_t>(&x);
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, ".tmp-%ld-%08x", static_cast<long>(::getpid()), static_cast<uint32_t>(x));
-  return path + buf;
-}
-
-std::string dir_of(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
+using save_path::temp_name;
+using save_path::dir_of;
 
 }  // namespace
 
