@@ -22,3 +22,12 @@ test('the analyzer stems every word of word-list exactly as the npm stemmer does
   }
   assert.deepEqual(differences.slice(0, 20), [], `${differences.length} of ${words.length} words differ`);
 });
+
+test('words with letters beyond a-z stem as in Lucene and the npm stemmer (UTF-16 units, not bytes)', () => {
+  // Each non-ASCII letter is one consonant: a byte-wise stemmer saw "double consonants" inside a letter
+  // and cut it in half (subc\uD000ed), stemmed two-letter words (és) and missed cvc endings (hoğe).
+  const words = ['subc\uD000ed', 'és', 'hoğe', 'a𝔸𝔸ing', 'naïveness', 'cafés', 'résumés', 'façades', 'öffnung', 'señorita', 'ñandúes', 'übermäßig', 'crème', 'jalapeños', 'coördinated'];
+  const index = new KeywordIndex({ stopWords: 'none', possessive: false, foldAccents: false });
+  const ours = index.analyze(words.join('\n'));
+  assert.deepEqual(ours, words.map((w) => stemmer(w)));
+});

@@ -210,3 +210,19 @@ test('score() after close() rejects; the process exits by itself after close()',
   assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
   assert.match(r.stdout, /scored 2/);
 });
+
+test('warmUp() runs full-length rows filling every worker\'s batch budget, so memory reaches its plateau before traffic', async () => {
+  // 4 rows of maxLength per batch budget, 2 workers: at least 8 rows at maxLength must run, in at least two
+  // full-length batches (the scheduler gives each worker its share of the pending rows).
+  const c = await CrossEncoder.load(crossDir, { workers: 2, threads: 1, maxBatchTokens: 4 * ce.maxLength });
+  try {
+    const batches: { rows: number; padded: number }[] = [];
+    c.queue.onBatch = (b) => { batches.push({ rows: b.rows, padded: b.paddedTokens }); };
+    await c.warmUp();
+    const fullRows = batches.filter((b) => b.padded === b.rows * c.maxLength).reduce((n, b) => n + b.rows, 0);
+    assert.ok(fullRows >= 8, `rows run at maxLength ${c.maxLength}: ${fullRows} in ${JSON.stringify(batches)}`);
+    assert.ok(batches.filter((b) => b.padded === b.rows * c.maxLength).length >= 2, `full-length batches: ${JSON.stringify(batches)}`);
+  } finally {
+    await c.close();
+  }
+});

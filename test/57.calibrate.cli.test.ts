@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { ensureGenerated } from '../models/generate.js';
 import { Rng } from '../models/random.js';
 import { CrossEncoder } from '../src/infer/cross-encoder.js';
+import { DEFAULT_THRESHOLD, PrecisionPipeline, rerank } from '../src/pipeline/precision.js';
+import type { Retriever } from '../src/pipeline/ports.js';
 import { loadBeir } from '../src/eval/beir.js';
 import { pairsFromBeir, readPairs } from '../src/eval/pairs.js';
 import { texts } from './40.infer.texts.js';
@@ -99,6 +101,28 @@ describe('crossgate calibrate', () => {
       const info = cal.calibration!.describe();
       assert.deepEqual({ ...info, path: undefined }, { method: 'platt', a: file.a, b: file.b, threshold: file.threshold, threshold_rule: { target_precision: 0.8 }, pairs: 6000, created_at: file.created_at, path: undefined });
       assert.equal(raw.calibration, null);
+    } finally {
+      await Promise.all([cal.close(), raw.close()]);
+    }
+  });
+
+  it('the library gate defaults to its threshold: rerank() and PrecisionPipeline keep what passes it; a threshold passed still wins', async () => {
+    const file = JSON.parse(await readFile(join(modelDir, 'calibration.json'), 'utf8'));
+    assert.notEqual(file.threshold, DEFAULT_THRESHOLD, 'the fit chose a threshold of its own');
+    const [cal, raw] = await Promise.all([CrossEncoder.load(modelDir), CrossEncoder.load(modelDir, { calibration: false })]);
+    const fixed: Retriever = { name: 'fixed', modes: ['keyword'], retrieve: async () => passages.map((text, i) => ({ id: `p${i}`, text, score: 1 })) };
+    try {
+      const d = await rerank(cal, query, passages);
+      assert.equal(d.threshold, file.threshold);
+      assert.deepEqual(d.kept.map((k) => k.index), d.candidates.filter((c) => c.probability >= file.threshold).map((c) => c.index));
+      assert.equal((await rerank(raw, query, passages)).threshold, DEFAULT_THRESHOLD, 'no calibration: the documented default');
+      assert.equal((await rerank(cal, query, passages, { threshold: 0.9 })).threshold, 0.9);
+      const pipeline = new PrecisionPipeline({ retriever: fixed, crossEncoder: cal, fallback: 'off' });
+      assert.equal(pipeline.threshold, file.threshold);
+      const s = await pipeline.search(query, { topK: passages.length });
+      assert.equal(s.threshold, file.threshold);
+      assert.deepEqual(s.kept.map((k) => k.id).sort(), s.candidates.filter((c) => c.probability >= file.threshold).map((c) => c.id).sort());
+      assert.equal(new PrecisionPipeline({ retriever: fixed, crossEncoder: cal, threshold: 0.05 }).threshold, 0.05);
     } finally {
       await Promise.all([cal.close(), raw.close()]);
     }

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "guarded.h"
+#include "index_common.h"
 #include "keyword_index.h"
 
 namespace {
@@ -23,76 +23,11 @@ using crossgate::SearchHit;
 namespace analysis = crossgate::analysis;
 namespace bm25 = crossgate::bm25;
 
-const char* kUnknown = "crossgate: unknown native error in KeywordIndex";
-
-std::string fmt_number(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  return buf;
-}
-
-const char* js_type(const Napi::Value& v) {
-  switch (v.Type()) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "boolean";
-    case napi_number: return "number";
-    case napi_string: return "string";
-    case napi_symbol: return "symbol";
-    case napi_object: return v.IsArray() ? "an array" : v.IsTypedArray() ? "a typed array of another kind" : "object";
-    case napi_function: return "function";
-    case napi_external: return "external";
-    case napi_bigint: return "bigint";
-  }
-  return "unknown";
-}
-
-Napi::Error to_js_error(Napi::Env env, int kind, const std::string& msg) {
-  // kind: -1 plain Error, -2 analyzer option (RangeError), else IndexError::Kind.
-  if (kind == -2) return Napi::RangeError::New(env, msg);
-  if (kind < 0) return Napi::Error::New(env, msg);
-  switch (static_cast<IndexError::Kind>(kind)) {
-    case IndexError::Kind::Type: return Napi::TypeError::New(env, msg);
-    case IndexError::Kind::Range: return Napi::RangeError::New(env, msg);
-    case IndexError::Kind::Io:
-    case IndexError::Kind::Corrupt: {
-      Napi::Error e = Napi::Error::New(env, msg);
-      e.Value().Set("code", static_cast<IndexError::Kind>(kind) == IndexError::Kind::Io ? "ERR_CROSSGATE_INDEX_IO" : "ERR_CROSSGATE_INDEX_CORRUPT");
-      return e;
-    }
-  }
-  return Napi::Error::New(env, msg);
-}
-
-int kind_of(const std::exception& e) {
-  if (auto* ie = dynamic_cast<const IndexError*>(&e)) return static_cast<int>(ie->kind());
-  if (dynamic_cast<const analysis::AnalyzerError*>(&e)) return -2;
-  return -1;
-}
+using namespace crossgate_binding;
 
 template <class F>
 auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
-  return crossgate_binding::guarded_call(env, "KeywordIndex", std::forward<F>(body),
-                                         [&](const std::exception& e) { return to_js_error(env, kind_of(e), e.what()); });
-}
-
-uint64_t to_id(Napi::Env env, double d, const std::string& where) {
-  if (!(d >= 0) || d > static_cast<double>(crossgate::kMaxId) || std::floor(d) != d) {
-    throw Napi::RangeError::New(env, where + " is " + fmt_number(d) + "; ids must be integers from 0 to 2^53 - 1");
-  }
-  return static_cast<uint64_t>(d);
-}
-
-std::vector<uint64_t> to_ids(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(env, std::string(name) + " must be a Float64Array; got " + js_type(v));
-  }
-  Napi::Float64Array a = v.As<Napi::Float64Array>();
-  std::vector<uint64_t> ids(a.ElementLength());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = to_id(env, a[i], std::string(name) + "[" + std::to_string(i) + "]");
-  return ids;
+  return guarded_index(env, "KeywordIndex", std::forward<F>(body));
 }
 
 std::vector<std::string> to_strings(Napi::Env env, const Napi::Value& v, const char* name, size_t expect) {
@@ -113,20 +48,6 @@ std::vector<std::string> to_strings(Napi::Env env, const Napi::Value& v, const c
 std::string to_string_arg(Napi::Env env, const Napi::Value& v, const char* name) {
   if (!v.IsString()) throw Napi::TypeError::New(env, std::string(name) + " must be a string; got " + js_type(v));
   return v.As<Napi::String>().Utf8Value();
-}
-
-size_t to_k(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("k must be a number; got ") + js_type(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1) || std::isinf(d) || std::floor(d) != d) throw Napi::RangeError::New(env, "k is " + fmt_number(d) + "; k must be a positive integer");
-  return d >= 1.8e19 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(d);
-}
-
-std::string to_path(Napi::Env env, const Napi::Value& v) {
-  std::string p = to_string_arg(env, v, "path");
-  if (p.empty()) throw Napi::TypeError::New(env, "path is empty; pass the keyword index file's path");
-  if (p.find('\0') != std::string::npos) throw Napi::TypeError::New(env, "path contains a NUL byte");
-  return p;
 }
 
 double opt_number(Napi::Env env, Napi::Object o, const char* key, double def) {
@@ -170,73 +91,6 @@ void parse_options(Napi::Env env, const Napi::Value& v, analysis::AnalyzerOption
   p->b = opt_number(env, o, "b", p->b);
   p->title_weight = opt_number(env, o, "titleWeight", p->title_weight);
   p->lucene_norms = opt_bool(env, o, "luceneNorms", p->lucene_norms);
-}
-
-Napi::Object hits_object(Napi::Env env, const std::vector<SearchHit>& hits) {
-  Napi::Float64Array ids = Napi::Float64Array::New(env, hits.size());
-  Napi::Float32Array scores = Napi::Float32Array::New(env, hits.size());
-  for (size_t i = 0; i < hits.size(); ++i) {
-    ids[i] = static_cast<double>(hits[i].id);
-    scores[i] = hits[i].score;
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("ids", ids);
-  o.Set("scores", scores);
-  return o;
-}
-
-// A promise-returning AsyncWorker: Run() on the libuv pool never touches N-API; Result() builds JS values.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  PromiseWorker(Napi::Env env, const char* name, Napi::Value self)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
-    if (self.IsObject()) self_ = Napi::Persistent(self.As<Napi::Object>());
-  }
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  virtual void Run() = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
-
- private:
-  void Execute() override {
-    try {
-      Run();
-    } catch (const std::exception& e) {
-      kind_ = kind_of(e);
-      SetError(e.what());
-    } catch (...) {
-      SetError(kUnknown);
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(Result(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(to_js_error(env, kind_of(e), e.what()).Value());
-    } catch (...) {
-      deferred_.Reject(Napi::Error::New(env, kUnknown).Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Env env = Env();
-    guarded(env, [&] { deferred_.Reject(to_js_error(env, kind_, e.Message()).Value()); });
-  }
-
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference self_;
-  int kind_ = -1;
-};
-
-template <class W>
-Napi::Promise queue(std::unique_ptr<W> w) {
-  Napi::Promise p = w->Promise();
-  w->Queue();  // from here the worker deletes itself when it completes
-  w.release();
-  return p;
 }
 
 class AddWorker : public PromiseWorker {
@@ -430,7 +284,7 @@ class NativeKeywordIndex : public Napi::ObjectWrap<NativeKeywordIndex> {
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      return queue(std::make_unique<SaveWorker>(env, info.This(), core_, to_path(env, info[0])));
+      return queue(std::make_unique<SaveWorker>(env, info.This(), core_, to_path(env, info[0], "keyword index")));
     });
   }
 
@@ -457,7 +311,7 @@ class NativeKeywordIndex : public Napi::ObjectWrap<NativeKeywordIndex> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
-      return queue(std::make_unique<LoadWorker>(env, ctor, to_path(env, info[0])));
+      return queue(std::make_unique<LoadWorker>(env, ctor, to_path(env, info[0], "keyword index")));
     });
   }
 

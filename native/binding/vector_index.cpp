@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "guarded.h"
 #include "index.h"
+#include "index_common.h"
 #include "kernels.h"
 
 namespace {
@@ -22,57 +22,11 @@ using crossgate::IndexError;
 using crossgate::SearchHit;
 using crossgate::Storage;
 
-std::string fmt_number(double d) {
-  if (std::isnan(d)) return "NaN";
-  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  return buf;
-}
+using namespace crossgate_binding;
 
-const char* js_type(const Napi::Value& v) {
-  switch (v.Type()) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "boolean";
-    case napi_number: return "number";
-    case napi_string: return "string";
-    case napi_symbol: return "symbol";
-    case napi_object: return v.IsTypedArray() ? "a typed array of another kind" : "object";
-    case napi_function: return "function";
-    case napi_external: return "external";
-    case napi_bigint: return "bigint";
-  }
-  return "unknown";
-}
-
-// IndexError kinds map onto the JS error classes; I/O and corrupt-file errors carry a code so
-// callers can tell them apart without parsing messages.
-Napi::Error to_js_error(Napi::Env env, bool is_index_error, IndexError::Kind kind, const std::string& msg) {
-  if (!is_index_error) return Napi::Error::New(env, msg);
-  switch (kind) {
-    case IndexError::Kind::Type: return Napi::TypeError::New(env, msg);
-    case IndexError::Kind::Range: return Napi::RangeError::New(env, msg);
-    case IndexError::Kind::Io:
-    case IndexError::Kind::Corrupt: {
-      Napi::Error e = Napi::Error::New(env, msg);
-      e.Value().Set("code", kind == IndexError::Kind::Io ? "ERR_CROSSGATE_INDEX_IO" : "ERR_CROSSGATE_INDEX_CORRUPT");
-      return e;
-    }
-  }
-  return Napi::Error::New(env, msg);
-}
-
-Napi::Error to_js_error(Napi::Env env, const std::exception& e) {
-  if (auto* ie = dynamic_cast<const IndexError*>(&e)) return to_js_error(env, true, ie->kind(), e.what());
-  return to_js_error(env, false, IndexError::Kind::Io, e.what());
-}
-
-// Runs body; any C++ exception leaves as a JS exception, never as a C++ one.
 template <class F>
 auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
-  return crossgate_binding::guarded_call(env, "VectorIndex", std::forward<F>(body),
-                                         [&](const std::exception& e) { return to_js_error(env, e); });
+  return guarded_index(env, "VectorIndex", std::forward<F>(body));
 }
 
 Napi::Float32Array expect_f32(Napi::Env env, const Napi::Value& v, const char* name) {
@@ -81,118 +35,6 @@ Napi::Float32Array expect_f32(Napi::Env env, const Napi::Value& v, const char* n
   }
   return v.As<Napi::Float32Array>();
 }
-
-Napi::Float64Array expect_f64(Napi::Env env, const Napi::Value& v, const char* name) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
-    throw Napi::TypeError::New(env, std::string(name) + " must be a Float64Array; got " + js_type(v));
-  }
-  return v.As<Napi::Float64Array>();
-}
-
-uint64_t to_id(Napi::Env env, double d, const std::string& where) {
-  if (!(d >= 0) || d > static_cast<double>(crossgate::kMaxId) || std::floor(d) != d) {
-    throw Napi::RangeError::New(env, where + " is " + fmt_number(d) + "; ids must be integers from 0 to 2^53 - 1");
-  }
-  return static_cast<uint64_t>(d);
-}
-
-std::vector<uint64_t> to_ids(Napi::Env env, const Napi::Float64Array& a, const char* name) {
-  std::vector<uint64_t> ids(a.ElementLength());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = to_id(env, a[i], std::string(name) + "[" + std::to_string(i) + "]");
-  return ids;
-}
-
-size_t to_k(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("k must be a number; got ") + js_type(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= 1) || std::isinf(d) || std::floor(d) != d) {
-    throw Napi::RangeError::New(env, "k is " + fmt_number(d) + "; k must be a positive integer");
-  }
-  return d >= 1.8e19 ? std::numeric_limits<size_t>::max() : static_cast<size_t>(d);
-}
-
-std::string to_path(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsString()) throw Napi::TypeError::New(env, std::string("path must be a string; got ") + js_type(v));
-  std::string p = v.As<Napi::String>().Utf8Value();
-  if (p.empty()) throw Napi::TypeError::New(env, "path is empty; pass the index file's path");
-  if (p.find('\0') != std::string::npos) throw Napi::TypeError::New(env, "path contains a NUL byte");
-  return p;
-}
-
-Napi::Object hits_object(Napi::Env env, const uint64_t* ids, const float* scores, size_t n) {
-  Napi::Float64Array jid = Napi::Float64Array::New(env, n);
-  Napi::Float32Array jsc = Napi::Float32Array::New(env, n);
-  for (size_t i = 0; i < n; ++i) {
-    jid[i] = static_cast<double>(ids[i]);
-    jsc[i] = scores[i];
-  }
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("ids", jid);
-  o.Set("scores", jsc);
-  return o;
-}
-
-Napi::Object hits_object(Napi::Env env, const std::vector<SearchHit>& hits) {
-  std::vector<uint64_t> ids(hits.size());
-  std::vector<float> scores(hits.size());
-  for (size_t i = 0; i < hits.size(); ++i) {
-    ids[i] = hits[i].id;
-    scores[i] = hits[i].score;
-  }
-  return hits_object(env, ids.data(), scores.data(), hits.size());
-}
-
-// A promise-returning AsyncWorker. Run() executes on the libuv pool and never touches N-API;
-// Result() builds JS values on the main thread. It keeps the JS object it was called on alive.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  PromiseWorker(Napi::Env env, const char* name, Napi::Value self)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
-    if (self.IsObject()) self_ = Napi::Persistent(self.As<Napi::Object>());
-  }
-  Napi::Promise Promise() const { return deferred_.Promise(); }
-
- protected:
-  virtual void Run() = 0;
-  virtual Napi::Value Result(Napi::Env env) = 0;
-
- private:
-  void Execute() override {
-    try {
-      Run();
-    } catch (const IndexError& e) {
-      index_error_ = true;
-      kind_ = e.kind();
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("crossgate: unknown native error in VectorIndex");
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(Result(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(to_js_error(env, e).Value());
-    } catch (...) {
-      deferred_.Reject(Napi::Error::New(env, "crossgate: unknown native error in VectorIndex").Value());
-    }
-  }
-  // Both run inside node-addon-api's callback wrapper, which converts only Napi::Error.
-  void OnError(const Napi::Error& e) override {
-    Napi::Env env = Env();
-    guarded(env, [&] { deferred_.Reject(to_js_error(env, index_error_, kind_, e.Message()).Value()); });
-  }
-
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference self_;
-  bool index_error_ = false;
-  IndexError::Kind kind_ = IndexError::Kind::Io;
-};
 
 class SearchWorker : public PromiseWorker {
  public:
@@ -406,7 +248,7 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
-      auto w = std::make_unique<SaveWorker>(env, info.This(), core_, to_path(env, info[0]));
+      auto w = std::make_unique<SaveWorker>(env, info.This(), core_, to_path(env, info[0], "index"));
       Napi::Promise p = w->Promise();
       w->Queue();  // from here the worker deletes itself when it completes
       w.release();
@@ -438,7 +280,7 @@ class NativeVectorIndex : public Napi::ObjectWrap<NativeVectorIndex> {
     Napi::Env env = info.Env();
     return guarded(env, [&]() -> Napi::Value {
       auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
-      auto w = std::make_unique<LoadWorker>(env, ctor, to_path(env, info[0]));
+      auto w = std::make_unique<LoadWorker>(env, ctor, to_path(env, info[0], "index"));
       Napi::Promise p = w->Promise();
       w->Queue();  // from here the worker deletes itself when it completes
       w.release();

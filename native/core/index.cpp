@@ -9,18 +9,16 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "crc32c.h"
-#include "save_path.h"
+#include "atomic_file.h"
 #include "kernels.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -402,129 +400,38 @@ BatchHits FlatIndex::search_batch(const float* queries, size_t nq, size_t k) con
 
 // ---- save ------------------------------------------------------------------------------------
 
-namespace {
-
-// Writes a file by descriptor, tracking the CRC of everything after the header and honouring the
-// fault-injection hook that tests use to prove a failed save leaves the old file intact.
-class FileWriter {
- public:
-  FileWriter(int fd, std::string tmp, std::string target) : fd_(fd), tmp_(std::move(tmp)), target_(std::move(target)) {
-    if (const char* f = std::getenv("CROSSGATE_FAULT_SAVE_AFTER_BYTES")) {
-      if (*f) fault_after_ = std::strtoull(f, nullptr, 10);
-      // "<n>:pause" writes n bytes, says so on stderr and then blocks forever: a test kills the
-      // process there to prove a save killed mid-write loses nothing and its temporary gets cleaned.
-      pause_at_fault_ = std::strstr(f, ":pause") != nullptr;
-    }
-  }
-
-  void write(const void* data, size_t n, bool checksum = true) {
-    if (checksum) crc_ = crc32c_update(crc_, data, n);
-    const char* p = static_cast<const char*>(data);
-    while (n > 0) {
-      size_t chunk = std::min(n, kIoChunk);
-      if (written_ + chunk > fault_after_) {
-        chunk = fault_after_ > written_ ? static_cast<size_t>(fault_after_ - written_) : 0;
-        if (chunk == 0 && pause_at_fault_) {
-          std::fprintf(stderr, "crossgate-fault: index save paused after %llu bytes in %s\n",
-                       static_cast<unsigned long long>(written_), tmp_.c_str());
-          std::fflush(stderr);
-          for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
-        }
-        if (chunk == 0) {
-          throw IndexError(IndexError::Kind::Io, "cannot save index to '" + target_ + "': writing '" + tmp_ +
-                                                     "' failed after " + std::to_string(written_) +
-                                                     " bytes (injected by CROSSGATE_FAULT_SAVE_AFTER_BYTES)");
-        }
-      }
-      const ssize_t w = ::write(fd_, p, chunk);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        io_error("cannot save index to '" + target_ + "': writing '" + tmp_ + "' failed", errno);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-      written_ += static_cast<uint64_t>(w);
-    }
-  }
-
-  uint32_t crc() const { return crc_; }
-
- private:
-  int fd_;
-  std::string tmp_, target_;
-  uint64_t written_ = 0;
-  uint64_t fault_after_ = std::numeric_limits<uint64_t>::max();
-  bool pause_at_fault_ = false;
-  uint32_t crc_ = 0;
-};
-
-using save_path::temp_name;
-using save_path::dir_of;
-
-}  // namespace
-
 void FlatIndex::save(const std::string& path) const {
-  if (path.empty()) throw IndexError(IndexError::Kind::Type, "path is empty; pass the file to save the index to");
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = temp_name(path);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EEXIST) io_error("cannot save index to '" + path + "': cannot create '" + tmp + "'", errno);
-  }
-  if (fd < 0) io_error("cannot save index to '" + path + "': cannot create a unique temp file", EEXIST);
-
-  try {
-    {
-      std::shared_lock<std::shared_mutex> lock(mu_);
-      const uint64_t cnt = ids_.size();
-      unsigned char hdr[kHeaderBytes] = {};
-      std::memcpy(hdr, kMagic, 8);
-      put32(hdr + 8, kFormatVersion);
-      put32(hdr + 12, static_cast<uint32_t>(storage_));
-      put32(hdr + 16, dim_);
-      put32(hdr + 20, 0);
-      put64(hdr + 24, cnt);
-      put32(hdr + kHeaderCrcOffset, crc32c_update(0, hdr, kHeaderCrcOffset));
-      FileWriter w(fd, tmp, path);
-      w.write(hdr, kHeaderBytes, false);
-      w.write(ids_.data(), ids_.size() * sizeof(uint64_t));
-      switch (storage_) {
-        case Storage::F32: w.write(f32_.data(), f32_.size() * sizeof(float)); break;
-        case Storage::F16: w.write(f16_.data(), f16_.size() * sizeof(uint16_t)); break;
-        case Storage::Int8:
-          w.write(scales_.data(), scales_.size() * sizeof(float));
-          w.write(i8_.data(), i8_.size());
-          break;
-      }
-      unsigned char tail[4];
-      put32(tail, w.crc());
-      w.write(tail, 4, false);
+  atomic_file::save(path, "index", [this](atomic_file::Sink& sink) {
+    // The CRC covers everything after the header, up to the CRC itself.
+    uint32_t crc = 0;
+    auto put = [&](const void* data, size_t n) {
+      crc = crc32c_update(crc, data, n);
+      sink.write(data, n);
+    };
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    const uint64_t cnt = ids_.size();
+    unsigned char hdr[kHeaderBytes] = {};
+    std::memcpy(hdr, kMagic, 8);
+    put32(hdr + 8, kFormatVersion);
+    put32(hdr + 12, static_cast<uint32_t>(storage_));
+    put32(hdr + 16, dim_);
+    put32(hdr + 20, 0);
+    put64(hdr + 24, cnt);
+    put32(hdr + kHeaderCrcOffset, crc32c_update(0, hdr, kHeaderCrcOffset));
+    sink.write(hdr, kHeaderBytes);
+    put(ids_.data(), ids_.size() * sizeof(uint64_t));
+    switch (storage_) {
+      case Storage::F32: put(f32_.data(), f32_.size() * sizeof(float)); break;
+      case Storage::F16: put(f16_.data(), f16_.size() * sizeof(uint16_t)); break;
+      case Storage::Int8:
+        put(scales_.data(), scales_.size() * sizeof(float));
+        put(i8_.data(), i8_.size());
+        break;
     }
-    if (::fsync(fd) != 0) io_error("cannot save index to '" + path + "': fsync of '" + tmp + "' failed", errno);
-    const int rc = ::close(fd);
-    fd = -1;
-    if (rc != 0) io_error("cannot save index to '" + path + "': closing '" + tmp + "' failed", errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      io_error("cannot save index to '" + path + "': renaming '" + tmp + "' over it failed", errno);
-    }
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  // Make the rename itself durable. Some filesystems refuse fsync on a directory (EINVAL); the
-  // data is already safe there, so only real I/O errors are reported.
-  const std::string dir = dir_of(path);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    const int rc = ::fsync(dfd);
-    const int err = errno;
-    ::close(dfd);
-    if (rc != 0 && err != EINVAL && err != EROFS) {
-      io_error("saved index to '" + path + "' but fsync of directory '" + dir + "' failed", err);
-    }
-  }
+    unsigned char tail[4];
+    put32(tail, crc);
+    sink.write(tail, 4);
+  });
 }
 
 // ---- load ------------------------------------------------------------------------------------

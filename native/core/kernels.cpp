@@ -1,5 +1,8 @@
 // kernels.cpp: picks the SIMD level once per process from the CPU flags and CROSSGATE_SIMD.
 // The per-ISA tables live in kernels_<isa>.cpp so only those files are built with wide-ISA flags.
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -20,16 +23,24 @@ const char* simd_level_name(SimdLevel level) {
 
 namespace {
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// F16C from CPUID leaf 1 (ECX bit 29): clang 14's __builtin_cpu_supports does not know "f16c".
+bool has_f16c() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+#endif
+
 bool cpu_supports(SimdLevel level) {
   switch (level) {
     case SimdLevel::Scalar: return true;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     case SimdLevel::Avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case SimdLevel::Avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-             __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+             __builtin_cpu_supports("fma") && has_f16c();
 #endif
 #if defined(__aarch64__)
     case SimdLevel::Neon: return true;  // Advanced SIMD is mandatory on AArch64.

@@ -6,7 +6,9 @@
 // GCC 12 warns that the _mm512_undefined_* pass-through operands inside its own extract and
 // convert intrinsics are uninitialised; they are undefined by design.
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 namespace crossgate {

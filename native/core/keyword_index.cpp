@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +18,7 @@
 #include <utility>
 
 #include "crc32c.h"
-#include "save_path.h"
+#include "atomic_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the keyword index file format is written with the host byte order, which must be little-endian"
@@ -506,73 +505,9 @@ std::string KeywordIndex::serialize() const {
   return file;
 }
 
-namespace {
-
-using save_path::temp_name;
-using save_path::dir_of;
-
-}  // namespace
-
 void KeywordIndex::save(const std::string& path) const {
-  if (path.empty()) throw IndexError(IndexError::Kind::Type, "path is empty; pass the file to save the keyword index to");
   const std::string bytes = serialize();
-  uint64_t fault_after = std::numeric_limits<uint64_t>::max();
-  if (const char* f = std::getenv("CROSSGATE_FAULT_SAVE_AFTER_BYTES")) {
-    if (*f) fault_after = std::strtoull(f, nullptr, 10);
-  }
-  std::string tmp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    tmp = temp_name(path);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0 && errno != EEXIST) io_error("cannot save keyword index to '" + path + "': cannot create '" + tmp + "'", errno);
-  }
-  if (fd < 0) io_error("cannot save keyword index to '" + path + "': cannot create a unique temp file", EEXIST);
-  try {
-    const char* p = bytes.data();
-    size_t left = bytes.size();
-    uint64_t written = 0;
-    while (left > 0) {
-      size_t chunk = std::min(left, kIoChunk);
-      if (written + chunk > fault_after) {
-        chunk = fault_after > written ? static_cast<size_t>(fault_after - written) : 0;
-        if (chunk == 0) {
-          throw IndexError(IndexError::Kind::Io, "cannot save keyword index to '" + path + "': writing '" + tmp +
-                                                     "' failed after " + std::to_string(written) +
-                                                     " bytes (injected by CROSSGATE_FAULT_SAVE_AFTER_BYTES)");
-        }
-      }
-      const ssize_t w = ::write(fd, p, chunk);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        io_error("cannot save keyword index to '" + path + "': writing '" + tmp + "' failed", errno);
-      }
-      p += w;
-      left -= static_cast<size_t>(w);
-      written += static_cast<uint64_t>(w);
-    }
-    if (::fsync(fd) != 0) io_error("cannot save keyword index to '" + path + "': fsync of '" + tmp + "' failed", errno);
-    const int rc = ::close(fd);
-    fd = -1;
-    if (rc != 0) io_error("cannot save keyword index to '" + path + "': closing '" + tmp + "' failed", errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      io_error("cannot save keyword index to '" + path + "': renaming '" + tmp + "' over it failed", errno);
-    }
-  } catch (...) {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  const std::string dir = dir_of(path);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    const int rc = ::fsync(dfd);
-    const int err = errno;
-    ::close(dfd);
-    if (rc != 0 && err != EINVAL && err != EROFS) {
-      io_error("saved keyword index to '" + path + "' but fsync of directory '" + dir + "' failed", err);
-    }
-  }
+  atomic_file::save(path, "keyword index", [&bytes](atomic_file::Sink& sink) { sink.write(bytes.data(), bytes.size()); });
 }
 
 namespace {

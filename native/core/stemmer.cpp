@@ -4,15 +4,22 @@
 
 #include <cstring>
 
+#include "unicode.h"
+
 namespace crossgate {
 namespace analysis {
 
 namespace {
 
-// State of one stemming run: b holds the word, k is the index of its last byte, j a suffix boundary.
+// State of one stemming run: b holds the word, k is the index of its last code unit, j a suffix boundary.
+// Str is std::string for ASCII words (a byte is a char) and std::u16string otherwise: Lucene's stemmer
+// walks UTF-16 code units, so a multi-byte letter must count as one consonant, not as two or three equal
+// ones (a byte-wise "double consonant" would cut a character in half).
+template <class Str>
 class Porter {
  public:
-  explicit Porter(std::string& w) : b_(w) {}
+  using Unit = typename Str::value_type;
+  explicit Porter(Str& w) : b_(w) {}
 
   bool run() {
     if (b_.size() <= 2) return false;
@@ -80,14 +87,15 @@ class Porter {
   // consonant-vowel-consonant ending at i, the last consonant not w, x or y.
   bool cvc(int i) const {
     if (i < 2 || !cons(i) || cons(i - 1) || !cons(i - 2)) return false;
-    const char ch = b_[static_cast<size_t>(i)];
+    const Unit ch = b_[static_cast<size_t>(i)];
     return !(ch == 'w' || ch == 'x' || ch == 'y');
   }
 
   bool ends(const char* s) {
     const int len = static_cast<int>(std::strlen(s));
     if (len > k_ + 1) return false;
-    if (std::memcmp(b_.data() + (k_ - len + 1), s, static_cast<size_t>(len)) != 0) return false;
+    for (int t = 0; t < len; ++t)
+      if (b_[static_cast<size_t>(k_ - len + 1 + t)] != static_cast<Unit>(static_cast<unsigned char>(s[t]))) return false;
     j_ = k_ - len;
     return true;
   }
@@ -96,7 +104,7 @@ class Porter {
     const int len = static_cast<int>(std::strlen(s));
     changed_ = true;  // conservative: "ize" -> "ize" counts as a change
     b_.resize(static_cast<size_t>(j_ + 1));
-    b_.append(s, static_cast<size_t>(len));
+    for (int t = 0; t < len; ++t) b_.push_back(static_cast<Unit>(s[t]));
     k_ = j_ + len;
   }
 
@@ -127,7 +135,7 @@ class Porter {
         setto("ize");
       } else if (doublec(k_)) {
         --k_;
-        const char ch = b_[static_cast<size_t>(k_)];
+        const Unit ch = b_[static_cast<size_t>(k_)];
         if (ch == 'l' || ch == 's' || ch == 'z') ++k_;
       } else if (m() == 1 && cvc(k_)) {
         setto("e");
@@ -273,7 +281,7 @@ class Porter {
     if (b_[static_cast<size_t>(k_)] == 'l' && doublec(k_) && m() > 1) --k_;
   }
 
-  std::string& b_;
+  Str& b_;
   int k_ = 0;
   int j_ = 0;
   bool changed_ = false;
@@ -281,7 +289,34 @@ class Porter {
 
 }  // namespace
 
-bool porter_stem(std::string& word) { return Porter(word).run(); }
+bool porter_stem(std::string& word) {
+  bool ascii = true;
+  for (unsigned char c : word) ascii &= c < 0x80;
+  // Invalid UTF-8 (never from the analyzer, which repairs its input) is stemmed byte by byte: memory-safe,
+  // and what it makes of the broken bytes does not matter.
+  if (ascii || !unicode::is_valid_utf8(word)) return Porter<std::string>(word).run();
+  std::u16string units;
+  units.reserve(word.size());
+  for (size_t i = 0; i < word.size();) {
+    const char32_t cp = unicode::next_utf8(word, i);
+    if (cp < 0x10000) {
+      units.push_back(static_cast<char16_t>(cp));
+    } else {
+      units.push_back(static_cast<char16_t>(0xD800 + ((cp - 0x10000) >> 10)));
+      units.push_back(static_cast<char16_t>(0xDC00 + ((cp - 0x10000) & 0x3FF)));
+    }
+  }
+  if (!Porter<std::u16string>(units).run()) return false;
+  // Only ASCII suffixes were removed or added, and a surrogate pair's halves never match each other or a
+  // letter, so no pair was split: the units convert back whole.
+  word.clear();
+  for (size_t i = 0; i < units.size(); ++i) {
+    char32_t cp = units[i];
+    if (cp >= 0xD800 && cp < 0xDC00 && i + 1 < units.size()) cp = 0x10000 + ((cp - 0xD800) << 10) + (units[++i] - 0xDC00);
+    unicode::append_utf8(word, cp);
+  }
+  return true;
+}
 
 }  // namespace analysis
 }  // namespace crossgate

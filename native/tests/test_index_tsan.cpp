@@ -1,5 +1,5 @@
 // test_index_tsan.cpp: concurrent readers (search, search_batch, count, has, save) while writers add and
-// remove rows, on every storage. Runs in the normal core suite; `npm run test:tsan` runs the
+// remove rows, on every storage of the vector index and on the keyword index. Runs in the normal core suite; `npm run test:tsan` runs the
 // "concurrent" cases under ThreadSanitizer (-DCROSSGATE_SANITIZE=thread), which reports any data race.
 // The invariants hold whatever the interleaving: a fixed "anchor" row that equals the query and is never
 // removed is always the top hit, hits are sorted and unique, and every id is one that was added.
@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "index.h"
+#include "keyword_index.h"
 
 using namespace crossgate;
 
@@ -110,6 +111,76 @@ void churn(Storage storage, const char* label) {
 
 }  // namespace
 
+// The keyword index under the same churn: the anchor document alone holds the rare query term "quokka"
+// (and "zebra" twice), churn documents hold "zebra" once in a longer text, so whatever N, df and the
+// average length are at the moment of a search, the anchor scores highest.
+void keyword_churn() {
+  const uint64_t kAnchor = 1'000'000;
+  KeywordIndex idx(analysis::AnalyzerOptions{}, bm25::Params{});
+  const KeywordDocument anchor{kAnchor, "quokka zebra", "the zebra met a quokka"};
+  idx.add(&anchor, 1);
+  const size_t pool = 400;
+  std::vector<std::string> texts(pool);
+  for (size_t i = 0; i < pool; ++i)
+    texts[i] = "zebra crossing number " + std::to_string(i) + " near the river bank and the old mill road";
+  std::atomic<bool> done{false};
+  std::atomic<int> bad{0}, reads{0};
+  auto check_hits = [&](const std::vector<SearchHit>& hits) {
+    if (hits.empty() || hits[0].id != kAnchor) return false;
+    std::set<uint64_t> seen;
+    for (size_t i = 0; i < hits.size(); ++i) {
+      if (!seen.insert(hits[i].id).second) return false;
+      if (hits[i].id != kAnchor && hits[i].id >= pool) return false;
+      if (i > 0 && hits[i].score > hits[i - 1].score) return false;
+    }
+    return true;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&] {
+      while (!done.load()) {
+        if (!check_hits(idx.search("zebra quokka", 5))) bad.fetch_add(1);
+        const KeywordStats s = idx.stats();
+        if (idx.count() < 1 || !idx.has(kAnchor) || s.docs < 1 || s.docs > pool + 1) bad.fetch_add(1);
+        reads.fetch_add(1);
+      }
+    });
+  }
+  threads.emplace_back([&] {  // a saver, as for the vector index
+    const std::string path = "/tmp/cg_tsan_" + std::to_string(::getpid()) + "_kw.cgki";
+    for (int i = 0; i < 5 && !done.load(); ++i) {
+      idx.save(path);
+      if (!KeywordIndex::load(path)->has(kAnchor)) bad.fetch_add(1);
+    }
+    std::remove(path.c_str());
+  });
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 2; ++w) {
+    writers.emplace_back([&, w] {
+      const size_t lo = w * pool / 2, hi = (w + 1) * pool / 2;
+      for (int round = 0; round < 4; ++round) {
+        for (size_t i = lo; i < hi; i += 20) {
+          std::vector<KeywordDocument> docs;
+          for (size_t j = i; j < std::min(hi, i + 20); ++j) docs.push_back({j, "", texts[j]});
+          idx.add(docs.data(), docs.size());
+        }
+        for (size_t i = lo; i < hi; i += 20) {
+          std::vector<uint64_t> ids;
+          for (size_t j = i; j < std::min(hi, i + 20); ++j) ids.push_back(j);
+          if (idx.remove(ids.data(), ids.size()) != ids.size()) bad.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  done = true;
+  for (auto& t : threads) t.join();
+  CHECK_EQ(bad.load(), 0);
+  CHECK(reads.load() > 0);
+  CHECK_EQ(idx.count(), 1u);
+}
+
 TEST(index_concurrent_churn_f32) { churn(Storage::F32, "f32"); }
 TEST(index_concurrent_churn_f16) { churn(Storage::F16, "f16"); }
 TEST(index_concurrent_churn_int8) { churn(Storage::Int8, "int8"); }
+TEST(keyword_concurrent_churn) { keyword_churn(); }

@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <cpuid.h>
 #endif
 
 using namespace crossgate;
@@ -156,7 +157,8 @@ __attribute__((target("f16c"))) static uint16_t hw_f32_to_f16(float f) {
   return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
 }
 TEST(f16_conversion_matches_f16c_hardware) {
-  if (!__builtin_cpu_supports("f16c")) return;
+  unsigned a = 0, b = 0, c = 0, d = 0;  // F16C: CPUID leaf 1, ECX bit 29 (clang 14's __builtin_cpu_supports lacks "f16c")
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return;
   std::mt19937 rng(3);
   for (int i = 0; i < 2000000; ++i) {
     uint32_t bits = rng();

@@ -119,6 +119,26 @@ TEST(keyword_stop_words_are_lucenes_english_set) {
   CHECK_EQ(join(Analyzer(custom).terms("the cat caf\xC3\xA9 cafe dog")), std::string("the|dog"));
 }
 
+// Lucene stems UTF-16 code units: a letter beyond a-z is one consonant, however many UTF-8 bytes it takes.
+// Expected stems are Lucene's (and npm `stemmer`'s, checked in test/22). Before, the byte-wise stemmer cut
+// "subc\uD000ed" to "subc" + 2 bytes of a 3-byte letter (a "double consonant" of two equal continuation
+// bytes), found by libFuzzer (native/tests/corpus/analyzer/crash-4bfad01e...).
+TEST(keyword_porter_stemmer_counts_letters_not_bytes) {
+  const char* cases[][2] = {
+      {"subc\xED\x80\x80" "ed", "subc\xED\x80\x80"},  // U+D000: one consonant, not a double
+      {"\xC3\xA9s", "\xC3\xA9s"},                        // "és": two letters, never stemmed
+      {"ho\xC4\x9F" "e", "ho\xC4\x9F" "e"},              // "hoğe": ğ ends a cvc, so the e stays
+      {"a\xF0\x9D\x94\xB8\xF0\x9D\x94\xB8ing", "a\xF0\x9D\x94\xB8\xF0\x9D\x94\xB8"},  // a surrogate pair stays whole
+      {"na\xC3\xAFveness", "na\xC3\xAFv"},               // "naïveness"
+      {"r\xC3\xA9sum\xC3\xA9s", "r\xC3\xA9sum\xC3\xA9"},  // "résumés"
+  };
+  for (auto& c : cases) {
+    const std::string got = stem(c[0]);
+    if (got != c[1]) throw cgtest::Failure{std::string("porter_stem(") + c[0] + ") = " + got + ", expected " + c[1]};
+    CHECK(crossgate::unicode::is_valid_utf8(got));
+  }
+}
+
 TEST(keyword_porter_stemmer_matches_the_paper) {
   const char* cases[][2] = {
       {"caresses", "caress"}, {"ponies", "poni"}, {"ties", "ti"}, {"caress", "caress"}, {"cats", "cat"},

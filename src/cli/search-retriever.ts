@@ -4,7 +4,7 @@ import { BiEncoder } from '../infer/bi-encoder.js';
 import { CrossEncoder } from '../infer/cross-encoder.js';
 import type { RetrievedDocument } from '../pipeline/collection.js';
 import type { RetrievalMode } from '../pipeline/ports.js';
-import { DEFAULT_THRESHOLD, DEFAULT_TOP_K, PrecisionPipeline } from '../pipeline/precision.js';
+import { DEFAULT_TOP_K, PrecisionPipeline } from '../pipeline/precision.js';
 import { asPipelineSource, ChromaRetriever, engineOf, fromUrl } from '../retrievers/index.js';
 import { inferOptions, optionalInt, optionalProbability, optionalString, requireString, UsageError, type CommandSpec, type ParsedValues } from './args.js';
 import { formatDecision, formatHits } from './format.js';
@@ -17,7 +17,7 @@ export async function searchThroughRetriever(values: ParsedValues, spec: Command
   const engine = engineOf(url);
   const query = requireString(values, 'query', spec);
   const topK = optionalInt(values, 'top-k', spec, 1) ?? DEFAULT_TOP_K;
-  const threshold = optionalProbability(values, 'threshold', spec) ?? DEFAULT_THRESHOLD;
+  const thresholdFlag = optionalProbability(values, 'threshold', spec);
   const modeArg = typeof values.mode === 'string' ? values.mode : undefined;
   const mode = modeArg as RetrievalMode | undefined;
   const opts = inferOptions(values, spec);
@@ -46,7 +46,7 @@ export async function searchThroughRetriever(values: ParsedValues, spec: Command
         return;
       }
       cross = await CrossEncoder.load(crossDir, opts);
-      const pipeline = new PrecisionPipeline({ collection: source, crossEncoder: cross, topK, threshold });
+      const pipeline = new PrecisionPipeline({ collection: source, crossEncoder: cross, topK, ...(thresholdFlag !== undefined ? { threshold: thresholdFlag } : {}) });
       const decision = await pipeline.search(query);
       if (values.json === true) {
         await out.line(JSON.stringify(decision));

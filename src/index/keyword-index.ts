@@ -1,5 +1,6 @@
 // KeywordIndex: BM25 keyword search (Lucene's formula and English analyzer) over the native inverted index.
 // Validates every argument here; the native side checks again and does the work.
+import { removeStaleSaveSiblings } from './atomic-dir.js';
 import { loadNative, type NativeHits, type NativeKeywordIndex, type NativeKeywordIndexConstructor, type NativeKeywordOptions } from '../native.js';
 import type { SearchHit } from './vector-index.js';
 
@@ -188,9 +189,13 @@ export class KeywordIndex {
     return toHits(await this.#native.search(checkQuery(query), checkK(k)));
   }
 
-  /** Atomic: temp file beside path, fsync, rename. A failed save keeps the old file. */
+  /**
+   * Atomic: temp file beside path, fsync, rename. A failed save keeps the old file; temporaries left by
+   * a save whose process died are removed here and by load().
+   */
   async save(path: string): Promise<void> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string; got ${describe(path)}`);
+    await removeStaleSaveSiblings(path, { includeOld: false });
     await this.#native.save(path);
   }
 
@@ -198,6 +203,7 @@ export class KeywordIndex {
   static async load(path: string): Promise<KeywordIndex> {
     if (typeof path !== 'string' || path.length === 0) throw new TypeError(`path must be a non-empty string; got ${describe(path)}`);
     const native = await nativeClass().load(path);
+    await removeStaleSaveSiblings(path, { includeOld: false });
     const index = new KeywordIndex(); // a small empty native index, replaced at once
     index.#native = native;
     return index;

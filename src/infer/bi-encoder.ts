@@ -34,6 +34,10 @@ export class BiEncoder extends LoadedModel {
   }
 
   /** Embeds each text (truncated to spec.maxLength, sentence-transformers' max_seq_length). */
+  protected async runWarmUp(texts: string[]): Promise<void> {
+    await this.embed(texts);
+  }
+
   async embed(texts: string[], opts?: ScheduleOptions): Promise<Float32Array[]> {
     return (await this.embedDetailed(texts, opts)).vectors;
   }

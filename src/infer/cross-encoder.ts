@@ -98,6 +98,10 @@ export class CrossEncoder extends LoadedModel {
    * micro-batch's scores as it finishes, and `opts.signal` cancels what has not run yet
    * (RequestCancelledError). A full queue rejects at once with QueueFullError.
    */
+  protected async runWarmUp(texts: string[]): Promise<void> {
+    await this.score('warm up the cross-encoder', texts);
+  }
+
   async score(query: string, passages: string[], opts?: ScheduleOptions): Promise<CrossEncoderScores & { timings: RequestTimings }> {
     if (this.scheduler.closed) throw new InferenceClosedError();
     if (typeof query !== 'string') throw new TypeError(`query is ${query === null ? 'null' : typeof query}; expected a non-empty string`);

@@ -71,7 +71,7 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 }
 
 /** What a loaded model owns: its spec, tokenizer, worker pool and the scheduler every call goes through. */
-export interface ModelParts { spec: ModelSpec; tokenizer: Tokenizer; pool: WorkerPool; scheduler: Scheduler }
+export interface ModelParts { spec: ModelSpec; tokenizer: Tokenizer; pool: WorkerPool; scheduler: Scheduler; options: ResolvedInferOptions }
 
 /** Loads a model directory, its tokenizer and its worker sessions (the task says what the workers compute). */
 export async function startModel(dir: string, kind: 'cross-encoder' | 'bi-encoder', opts: LoadOptions | undefined,
@@ -88,7 +88,7 @@ export async function startModel(dir: string, kind: 'cross-encoder' | 'bi-encode
     cudaFallbackToCpu: o.cudaFallbackToCpu,
     task: task(spec),
   }, o.workers);
-  return { spec, tokenizer, pool, scheduler: schedulerFor(pool, o, tokenizer.padId, spec.name) };
+  return { spec, tokenizer, pool, scheduler: schedulerFor(pool, o, tokenizer.padId, spec.name), options: o };
 }
 
 /**
@@ -104,13 +104,40 @@ export abstract class LoadedModel {
    */
   readonly scheduler: Scheduler;
   readonly #pool: WorkerPool;
+  /** Workers, threads, batch budget and the rest, as resolved at load. */
+  readonly options: ResolvedInferOptions;
 
   protected constructor(parts: ModelParts) {
     this.spec = parts.spec;
     this.tokenizer = parts.tokenizer;
     this.scheduler = parts.scheduler;
     this.#pool = parts.pool;
+    this.options = parts.options;
   }
+
+  /**
+   * Runs the model's largest micro-batches once on every worker: rows of maxLength tokens, enough of them
+   * to fill each worker's batch budget (within maxQueueTokens, which bounds what a client can send too). ONNX Runtime keeps the memory its largest
+   * shape needed (its CPU arena grows and is not given back), so after this the process sits at its
+   * resident-memory plateau: RSS stays flat under traffic, growth then means a leak, and the first large
+   * client call does not pay for the allocation. Takes about one full micro-batch of time (workers run in
+   * parallel). The server runs it before turning ready.
+   */
+  async warmUp(): Promise<void> {
+    const o = this.options;
+    // No client call can make a batch longer than maxLength per row or bigger than the queue admits.
+    const rowLen = Math.max(1, Math.min(this.maxLength, o.maxQueueTokens));
+    const perBatch = Math.max(1, Math.min(o.maxBatchRows, Math.ceil(o.maxBatchTokens / rowLen)));
+    const rows = Math.max(1, Math.min(perBatch * o.workers, Math.floor(o.maxQueueTokens / rowLen)));
+    // "the" is one token in any WordPiece vocabulary (or [UNK], also one). At the full length the pair is
+    // cut to maxLength; below it, room is left for the query and the special tokens.
+    const words = rowLen === this.maxLength ? this.maxLength : Math.max(1, rowLen - 16);
+    const text = 'the '.repeat(words);
+    await this.runWarmUp(Array.from({ length: rows }, () => text));
+  }
+
+  /** Runs `texts` through the model the way its kind does (pairs with a fixed query, or embeddings). */
+  protected abstract runWarmUp(texts: string[]): Promise<void>;
 
   get modelName(): string { return this.spec.name; }
   get dir(): string { return this.spec.dir; }

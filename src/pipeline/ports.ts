@@ -84,6 +84,8 @@ export interface ModelPort {
   countTokensSync(texts: string[], pairs: string[] | null, opts?: EncodeOptions): Int32Array;
   /** Each text's tokens with their UTF-8 byte offsets (no truncation). */
   tokenize(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
+  /** Runs the largest micro-batches once on every worker, so memory reaches its plateau before traffic. */
+  warmUp(): Promise<void>;
   close(): Promise<void>;
 }
 

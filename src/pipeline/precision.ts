@@ -343,7 +343,7 @@ export async function rerank(crossEncoder: Reranker, query: string, passages: re
   const t0 = performance.now();
   checkQuery(query);
   const texts = checkPassages(passages);
-  const threshold = checkThreshold(opts.threshold ?? DEFAULT_THRESHOLD);
+  const threshold = checkThreshold(opts.threshold ?? crossEncoder.calibration?.threshold ?? DEFAULT_THRESHOLD);
   const items: Unscored[] = texts.map((text, index) => ({ index, text, retrievalScore: null, retriever: null, mode: null }));
   const t1 = performance.now();
   const candidates = await scoreItems(crossEncoder, query, items, threshold, opts);
@@ -377,7 +377,8 @@ export class PrecisionPipeline {
     if (opts.ambiguous && opts.threshold !== undefined) {
       throw new RangeError('threshold and ambiguous were both given; with an ambiguous band passages are kept at ambiguous.lower, so pass one or the other');
     }
-    this.threshold = checkThreshold(opts.threshold ?? DEFAULT_THRESHOLD);
+    // A calibrated reranker's threshold (chosen on held-out labels by `crossgate calibrate`) is the default.
+    this.threshold = checkThreshold(opts.threshold ?? opts.crossEncoder.calibration?.threshold ?? DEFAULT_THRESHOLD);
     this.ambiguous = opts.ambiguous ? checkAmbiguous(opts.ambiguous) : null;
     this.mode = opts.mode ?? retriever.modes[0];
     this.#checkMode(this.mode, 'mode');

@@ -305,10 +305,10 @@ export async function startServer(requested: ServerConfig, models: ServedModels,
     if (models.llm) state.llm = new OpenAiCompatibleLlm(models.llm);
 
     checkAbort();
-    // One tiny request per model, so the first client does not pay for lazy allocations and JIT.
+    // The largest micro-batches once per worker of every model (see LoadedModel.warmUp): the first client
+    // does not pay for lazy allocations, and resident memory is at its plateau before traffic starts.
     state.phase = 'warming';
-    for (const m of state.rerankers.values()) await m.encoder.score('warm up', ['warm up the cross-encoder']);
-    for (const m of state.embedders.values()) await m.encoder.embedDetailed(['warm up the bi-encoder']);
+    for (const m of [...state.rerankers.values(), ...state.embedders.values()]) await m.encoder.warmUp();
     if (opts.readyGate) await opts.readyGate;
   } catch (e) {
     state.phase = 'closed';
