@@ -1,6 +1,7 @@
-// Trial 10: soak. The server runs for `--minutes` (default 10; 2 with --quick) at 70% of its measured
+// Trial 12: soak. The server runs for `--minutes` (default 10; 2 with --quick) at 70% of its measured
 // saturated throughput, HTTP POST /rerank and WS rerank requests mixed half and half as open-loop Poisson
-// arrivals (seeded). Printed per minute: requests, errors, p50/p99 per transport, the server's RSS. The
+// arrivals (seeded). Printed per minute: requests, errors, p50/p99 per transport, the server's RSS and its V8
+// heap in use (from its /metrics: resident growth with a flat heap is native memory). The
 // first minute is the warm-up; the targets are no error at all and RSS at the end within 5% of RSS after
 // the warm-up (a leak of a few hundred bytes per request shows as steady growth over 10 minutes).
 import { execFileSync } from 'node:child_process';
@@ -27,7 +28,18 @@ export function rssBytes(pid: number): number {
   return Number(execFileSync('ps', ['-o', 'rss=', '-p', String(pid)], { encoding: 'utf8' }).trim()) * 1024;
 }
 
-interface Minute { http: number[]; ws: number[]; errors: number; rss: number[] }
+interface Minute { http: number[]; ws: number[]; errors: number; rss: number[]; heap: number[] }
+
+/** The server's V8 heap in use, from its own /metrics (nodejs_heap_size_used_bytes); NaN when unreadable. */
+async function heapUsed(url: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(text);
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+}
 
 export const trial: Trial = {
   id: '12',
@@ -73,10 +85,15 @@ export const trial: Trial = {
       const start = performance.now();
       const minuteOf = (t: number): Minute => {
         const i = Math.min(minutes - 1, Math.floor((t - start) / 60_000));
-        while (perMinute.length <= i) perMinute.push({ http: [], ws: [], errors: 0, rss: [] });
+        while (perMinute.length <= i) perMinute.push({ http: [], ws: [], errors: 0, rss: [], heap: [] });
         return perMinute[i];
       };
-      const sampler = setInterval(() => minuteOf(performance.now()).rss.push(rssBytes(server.pid)), RSS_EVERY_MS);
+      // RSS from /proc; the V8 heap from the server's /metrics, so growth can be told apart: JS or native.
+      const sampler = setInterval(() => {
+        const m = minuteOf(performance.now());
+        m.rss.push(rssBytes(server.pid));
+        void heapUsed(server.url).then((h) => { if (Number.isFinite(h)) m.heap.push(h); });
+      }, RSS_EVERY_MS);
       const pending = new Set<Promise<void>>();
       let due = start;
       let printed = 0;
@@ -99,7 +116,10 @@ export const trial: Trial = {
       }
       await Promise.all(pending);
       clearInterval(sampler);
-      minuteOf(performance.now() - 1).rss.push(rssBytes(server.pid));
+      const last = minuteOf(performance.now() - 1);
+      last.rss.push(rssBytes(server.pid));
+      const h = await heapUsed(server.url);
+      if (Number.isFinite(h)) last.heap.push(h);
       while (printed < perMinute.length) printMinute(log, printed, perMinute[printed++]);
     } finally {
       for (const c of clients) c.close();
@@ -111,7 +131,10 @@ export const trial: Trial = {
     const peak = Math.max(...later);
     const http = perMinute.slice(1).flatMap((m) => m.http);
     const ws = perMinute.slice(1).flatMap((m) => m.ws);
-    log(`  RSS after the warm-up minute ${mib(afterWarmup)}, at the end ${mib(atEnd)}, peak after warm-up ${mib(peak)}; errors ${errors}`);
+    const heapAfterWarmup = perMinute[0].heap.at(-1) ?? NaN;
+    const heapAtEnd = perMinute.at(-1)!.heap.at(-1) ?? NaN;
+    log(`  RSS after the warm-up minute ${mib(afterWarmup)}, at the end ${mib(atEnd)}, peak after warm-up ${mib(peak)}; ` +
+      `V8 heap used ${mib(heapAfterWarmup)} -> ${mib(heapAtEnd)}; errors ${errors}`);
     for (const e of firstErrors) log(`  error: ${e}`);
     return {
       peer: 'the same server after its warm-up minute (RSS) and the target of no error',
@@ -129,6 +152,8 @@ export const trial: Trial = {
         figure('WS p99 after warm-up', 'ms', [percentile(ws, 99)]),
         figure('server RSS after warm-up', 'MiB', [afterWarmup / 2 ** 20]),
         figure('server RSS at the end', 'MiB', [atEnd / 2 ** 20]),
+        figure('server V8 heap used after warm-up', 'MiB', [heapAfterWarmup / 2 ** 20]),
+        figure('server V8 heap used at the end', 'MiB', [heapAtEnd / 2 ** 20]),
       ],
       ratios: [
         ratio('RSS at the end / RSS after the warm-up minute', [atEnd / afterWarmup], { name: 'RSS growth after warm-up <= 5%', op: '<=', value: 1.05 }),
@@ -136,9 +161,10 @@ export const trial: Trial = {
       ],
       tables: [{
         title: 'per minute (latency from the scheduled arrival)',
-        columns: ['minute', 'HTTP n', 'HTTP p50 ms', 'HTTP p99 ms', 'WS n', 'WS p50 ms', 'WS p99 ms', 'errors', 'RSS MiB (last sample)'],
+        columns: ['minute', 'HTTP n', 'HTTP p50 ms', 'HTTP p99 ms', 'WS n', 'WS p50 ms', 'WS p99 ms', 'errors', 'RSS MiB (last sample)', 'V8 heap used MiB (last sample)'],
         rows: perMinute.map((m, i) => [i + 1, m.http.length, round(percentile(m.http, 50)), round(percentile(m.http, 99)),
-          m.ws.length, round(percentile(m.ws, 50)), round(percentile(m.ws, 99)), m.errors, m.rss.length ? round(m.rss.at(-1)! / 2 ** 20) : '-']),
+          m.ws.length, round(percentile(m.ws, 50)), round(percentile(m.ws, 99)), m.errors, m.rss.length ? round(m.rss.at(-1)! / 2 ** 20) : '-',
+          m.heap.length ? round(m.heap.at(-1)! / 2 ** 20) : '-']),
       }],
       notes: [
         'a soak is not a latency benchmark: the per-minute p50/p99 show drift (a leak, a queue that never empties), and trial 09 owns the tail target',
@@ -153,8 +179,9 @@ const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 function printMinute(log: (l: string) => void, i: number, m: Minute): void {
   const rss = m.rss.length ? mib(m.rss.at(-1)!) : '-';
+  const heap = m.heap.length ? mib(m.heap.at(-1)!) : '-';
   log(`  minute ${i + 1}${i === 0 ? ' (warm-up)' : ''}: HTTP ${m.http.length} p50 ${round(percentile(m.http, 50))} ms p99 ${round(percentile(m.http, 99))} ms; ` +
-    `WS ${m.ws.length} p50 ${round(percentile(m.ws, 50))} ms p99 ${round(percentile(m.ws, 99))} ms; errors ${m.errors}; RSS ${rss}`);
+    `WS ${m.ws.length} p50 ${round(percentile(m.ws, 50))} ms p99 ${round(percentile(m.ws, 99))} ms; errors ${m.errors}; RSS ${rss}; V8 heap used ${heap}`);
 }
 
 await standalone(trial, import.meta.url);

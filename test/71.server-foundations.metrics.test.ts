@@ -130,6 +130,16 @@ test('the server metric set renders every metric the issue asks for', async () =
     ['crossgate_stage_duration_seconds', 'histogram'], ['crossgate_request_duration_seconds', 'histogram'], ['crossgate_gate_outcomes_total', 'counter'],
   ];
   for (const [name, type] of want) assert.equal(fam.get(name)?.type, type, name);
+  // Process memory, read at scrape time: the resident set covers the V8 heap in use, which fits its reservation.
+  const mem = (name: string): number => fam.get(name)!.samples[0].value;
+  for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes']) {
+    assert.equal(fam.get(name)?.type, 'gauge', name);
+    assert.ok(mem(name) > 0, `${name} = ${mem(name)}`);
+  }
+  assert.ok(mem('nodejs_heap_size_used_bytes') <= mem('nodejs_heap_size_total_bytes'));
+  assert.ok(mem('process_resident_memory_bytes') > mem('nodejs_heap_size_used_bytes'));
+  const rssNow = process.memoryUsage.rss();
+  assert.ok(Math.abs(mem('process_resident_memory_bytes') - rssNow) < rssNow / 2, `scraped RSS ${mem('process_resident_memory_bytes')} vs this process's ${rssNow}`);
   assert.deepEqual(fam.get('crossgate_queue_size')!.samples, [{ name: 'crossgate_queue_size', labels: { model: 'tiny-cross' }, value: 37 }], 'gauge collected at scrape time');
   const stages = fam.get('crossgate_stage_duration_seconds')!.samples.filter((s) => s.name.endsWith('_count')).map((s) => s.labels.stage);
   assert.deepEqual(stages, ['tokenization', 'queue', 'inference']);

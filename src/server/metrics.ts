@@ -271,6 +271,16 @@ export interface ServerMetrics {
   decisions: Counter<'outcome'>;
   /** (no_relevant + ambiguous) / decisions since start: how often the collection had no confident answer. */
   noAnswerRate: Gauge;
+  /**
+   * Process memory at scrape time, under the names the Prometheus Node.js client uses: resident set, the
+   * V8 heap used and reserved, and memory outside the V8 heap held by JS objects (Buffers, typed arrays).
+   * Resident growth with a flat heap points at native memory (ONNX Runtime, the indexes); growth of the
+   * heap points at JS.
+   */
+  residentMemory: Gauge;
+  heapUsed: Gauge;
+  heapTotal: Gauge;
+  externalMemory: Gauge;
 }
 
 export function createServerMetrics(registry = new Registry()): ServerMetrics {
@@ -297,5 +307,11 @@ export function createServerMetrics(registry = new Registry()): ServerMetrics {
       const total = n('answer') + n('answer_from_fallback') + n('ambiguous') + n('no_relevant');
       g.set(undefined, total > 0 ? (n('no_relevant') + n('ambiguous')) / total : 0);
     }),
+    residentMemory: registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes (the whole process: V8, native code, ONNX Runtime, the indexes).')
+      .collect((g) => g.set(undefined, process.memoryUsage.rss())),
+    heapUsed: registry.gauge('nodejs_heap_size_used_bytes', 'V8 heap in use, in bytes.').collect((g) => g.set(undefined, process.memoryUsage().heapUsed)),
+    heapTotal: registry.gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved, in bytes.').collect((g) => g.set(undefined, process.memoryUsage().heapTotal)),
+    externalMemory: registry.gauge('nodejs_external_memory_bytes', 'Memory held by JS objects outside the V8 heap (Buffers, typed arrays), in bytes.')
+      .collect((g) => g.set(undefined, process.memoryUsage().external)),
   };
 }
