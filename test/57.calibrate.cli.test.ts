@@ -167,6 +167,10 @@ describe('crossgate calibrate', () => {
     for (const c of d.candidates) assert.equal(c.probability, Math.fround(sigmoid(file.a * c.logit + file.b)));
     const d2 = JSON.parse(ok(crossgate(['search', '--index', index, '--query', query, '--cross-encoder', modelDir, '--threshold', '0.5', '--json'])).stdout);
     assert.equal(d2.threshold, 0.5);
+    // An ambiguous band replaces the threshold: with a calibrated model it is taken as given (it used to fail
+    // as "threshold and ambiguous were both given", the calibrated threshold having been passed as a flag).
+    const d3 = JSON.parse(ok(crossgate(['search', '--index', index, '--query', query, '--cross-encoder', modelDir, '--ambiguous', '0.1,0.5', '--json'])).stdout);
+    assert.equal(d3.threshold, 0.1);
 
     // eval: the gate sweep's default is the calibrated threshold, and the report says the rerank is calibrated.
     const beir = join(root, 'beir-small');

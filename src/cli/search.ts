@@ -113,8 +113,8 @@ export async function openDecisionFlow(values: ParsedValues, spec: CommandSpec, 
       cross = await CrossEncoder.load(crossDir, infer);
       pipeline = new PrecisionPipeline({
         retriever: collection, crossEncoder: cross, topK, mode, gapLog, collectionLabel: indexDir,
-        // The calibration's chosen threshold is the default when calibration.json is present; --threshold overrides it.
-        ...(threshold !== undefined ? { threshold } : cross.calibration?.threshold !== undefined ? { threshold: cross.calibration.threshold } : {}), ...(fallback !== undefined ? { fallback } : {}), ...(ambiguous !== undefined ? { ambiguous } : {}),
+        // Without --threshold the pipeline takes the calibration's threshold (calibration.json), else the default.
+        ...(threshold !== undefined ? { threshold } : {}), ...(fallback !== undefined ? { fallback } : {}), ...(ambiguous !== undefined ? { ambiguous } : {}),
       });
     }
     const c = cross;
